@@ -1,0 +1,1 @@
+"""Probes: instruments run around one variant call, never inside a timed run."""

@@ -1,0 +1,236 @@
+"""Runs selected variants: pyperf workers for the timing, one probe run each, one results file.
+
+The mock server is started once per run, as its own process. Each variant is timed by a pyperf
+master (``benchmarks.worker``) spawning fresh worker processes, then probed once in this process.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import inspect
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pyperf
+from rich.progress import Progress
+
+from benchmarks.environment import REPO_ROOT, environment
+from benchmarks.errors import UsageError
+from benchmarks.loops import new_event_loop
+from benchmarks.probe_run import probe_variant
+from benchmarks.profiles import Profile
+from benchmarks.selection import Selection
+from benchmarks.stats import summarize
+from mockserver import MockServer, parse_latency, raise_open_files_limit
+from reports.results_file import KIND, SCHEMA_VERSION, write_json_atomic
+from scenarios import Machine, Scenario, Variant
+
+WORKER_TIMEOUT_S = 900  # one variant's pyperf run; bounded so a hung variant cannot stall CI
+
+
+class RunError(RuntimeError):
+    """A variant's timed run failed; the message carries the worker's last words."""
+
+
+@dataclass
+class RunConfig:
+    """Everything a run needs, already validated."""
+
+    selections: list[Selection]
+    profile: Profile
+    loop: str = "asyncio"
+    latency_override: str | None = None
+    out_dir: Path = field(default_factory=lambda: REPO_ROOT / "results")
+
+
+def prepare_run_dir(out_dir: Path, profile: str) -> Path:
+    """Create ``out_dir/<run-id>``; an unwritable place is bad input, reported before any work."""
+    run_id = dt.datetime.now().strftime("%Y%m%d-%H%M%S") + f"-{profile}"
+    run_dir = out_dir / run_id
+    suffix = 1
+    while run_dir.exists():
+        suffix += 1
+        run_dir = out_dir / f"{run_id}-{suffix}"
+    try:
+        run_dir.mkdir(parents=True)
+        probe = run_dir / ".write-test"
+        probe.write_text("ok")
+        probe.unlink()
+    except OSError as exc:
+        raise UsageError(f"cannot write to --out {out_dir}: {exc.strerror or exc}") from None
+    return run_dir
+
+
+def time_variant(
+    scenario: Scenario,
+    name: str,
+    config: RunConfig,
+    base_url: str,
+    latency: str,
+    workload: Any,
+    ideal_s: float,
+) -> pyperf.Benchmark:
+    """Time one variant in pyperf worker processes and return pyperf's Benchmark."""
+    profile = config.profile
+    with tempfile.TemporaryDirectory(prefix="lab-pyperf-") as tmp:
+        out = Path(tmp) / "bench.json"
+        cmd = [
+            sys.executable,
+            "-m",
+            "benchmarks.worker",
+            f"--scenario={scenario.name}",
+            f"--variant={name}",
+            f"--base-url={base_url}",
+            f"--latency={latency}",
+            f"--workload={json.dumps(scenario.constants(workload))}",
+            f"--loop={config.loop}",
+            *profile.pyperf_args(),
+            "--quiet",
+            f"--output={out}",
+        ]
+        if ideal_s >= profile.min_time:
+            cmd.append("--loops=1")  # one call already fills a value: skip pyperf's calibration run
+        try:
+            proc = subprocess.run(
+                cmd, cwd=REPO_ROOT, capture_output=True, text=True, timeout=WORKER_TIMEOUT_S
+            )
+        except subprocess.TimeoutExpired:
+            raise RunError(
+                f"{scenario.name}:{name} took over {WORKER_TIMEOUT_S}s; stopped"
+            ) from None
+        if proc.returncode != 0 or not out.exists():
+            tail = "\n".join((proc.stderr or proc.stdout).strip().splitlines()[-15:])
+            raise RunError(f"{scenario.name}:{name} failed (exit {proc.returncode}):\n{tail}")
+        return pyperf.Benchmark.load(str(out))
+
+
+def variant_record(
+    name: str, variant: Variant, ideal_s: float, values: list[float], probe: dict[str, Any]
+) -> dict[str, Any]:
+    """The results-file entry of one variant (schema 1)."""
+    stats = summarize(values)
+    return {
+        "name": name,
+        "label": variant.label,
+        "why": variant.why,
+        "anti_pattern": variant.anti_pattern,
+        "ideal_s": ideal_s,
+        "budget": variant.budget,
+        "source": inspect.getsource(variant.run),
+        "doc": inspect.getdoc(variant.run) or "",
+        "values": values,
+        "stats": stats,
+        "efficiency": ideal_s / stats["median"] if ideal_s > 0 else None,
+        "probe": probe,
+    }
+
+
+def run_scenario(
+    selection: Selection,
+    config: RunConfig,
+    server: MockServer,
+    loop_runner: asyncio.Runner,
+    progress: Progress | None,
+    task: Any,
+) -> tuple[dict[str, Any], list[pyperf.Benchmark]]:
+    """Calibrate, time and probe the selected variants of one scenario."""
+    scenario = selection.scenario
+    workload = scenario.tiny if config.profile.tiny_workload else scenario.workload
+    latency = config.latency_override or scenario.latency
+    latency_s = parse_latency(latency).nominal_s
+    cpu_s = scenario.calibrate(workload) if scenario.calibrate else {}
+    machine = Machine(cpu_s=cpu_s)
+    records, benches, results = [], [], {}
+    for name in selection.variants:
+        variant = scenario.variants[name]
+        if progress is not None:
+            progress.update(task, description=f"{scenario.name}:{name}")
+        ideal_s = variant.ideal(workload, latency_s, machine)
+        bench = time_variant(scenario, name, config, server.url, latency, workload, ideal_s)
+        probe, results[name] = loop_runner.run(
+            probe_variant(variant, server.url, latency, workload, server)
+        )
+        records.append(variant_record(name, variant, ideal_s, list(bench.get_values()), probe))
+        benches.append(bench)
+        if progress is not None:
+            progress.advance(task)
+    first = next(iter(results.values()))
+    entry = {
+        "name": scenario.name,
+        "title": scenario.title,
+        "question": scenario.question,
+        "lesson": scenario.lesson,
+        "latency": latency,
+        "latency_s": latency_s,
+        "workload": scenario.constants(workload),
+        "machine": {"cores": machine.cores, "cpu_s": dict(machine.cpu_s)},
+        "results_equal": all(r == first for r in results.values()),
+        "variants": records,
+    }
+    return entry, benches
+
+
+def write_pyperf_suite(path: Path, benches: list[pyperf.Benchmark]) -> None:
+    """Write all variants as one pyperf suite, so ``pyperf stats`` / ``compare_to`` read it."""
+    tmp = path.with_name(f".{path.name}.tmp")
+    pyperf.BenchmarkSuite(benches).dump(str(tmp), replace=True)
+    os.replace(tmp, path)
+
+
+def point_latest(out_dir: Path, run_dir: Path) -> None:
+    """Make ``out_dir/latest`` point at ``run_dir``, replacing the old link atomically."""
+    tmp = out_dir / f".latest-{os.getpid()}"
+    tmp.unlink(missing_ok=True)
+    tmp.symlink_to(run_dir.name)
+    os.replace(tmp, out_dir / "latest")
+
+
+def run(config: RunConfig, progress: Progress | None = None) -> Path:
+    """Run every selected variant and write ``results.json`` + ``pyperf.json``; return the former."""
+    run_dir = prepare_run_dir(config.out_dir, config.profile.name)
+    raise_open_files_limit()
+    started = time.perf_counter()
+    created = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
+    env = environment(config.loop)
+    total = sum(len(s.variants) for s in config.selections)
+    task = progress.add_task("starting", total=total) if progress is not None else None
+    entries, benches = [], []
+    with (
+        MockServer(latency="0ms") as server,
+        asyncio.Runner(loop_factory=lambda: new_event_loop(config.loop)) as loop_runner,
+    ):
+        for selection in config.selections:
+            entry, scenario_benches = run_scenario(
+                selection, config, server, loop_runner, progress, task
+            )
+            entries.append(entry)
+            benches.extend(scenario_benches)
+    results = {
+        "schema": SCHEMA_VERSION,
+        "kind": KIND,
+        "run": {
+            "id": run_dir.name,
+            "created": created,
+            "profile": config.profile.name,
+            "loop": config.loop,
+            "latency_override": config.latency_override,
+            "wall_s": time.perf_counter() - started,
+            "pyperf": config.profile.as_dict(),
+            "env": env,
+        },
+        "scenarios": entries,
+    }
+    write_pyperf_suite(run_dir / "pyperf.json", benches)
+    path = write_json_atomic(run_dir / "results.json", results)
+    point_latest(config.out_dir, run_dir)
+    return path
+
+

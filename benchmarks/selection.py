@@ -1,0 +1,47 @@
+"""Turns ``SCENARIO[:VARIANT]`` arguments into the scenarios and variants to run."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import scenarios
+from benchmarks.errors import UsageError
+from scenarios import Scenario
+
+
+@dataclass(frozen=True)
+class Selection:
+    """One scenario and the names of the variants of it to run, in the module's order."""
+
+    scenario: Scenario
+    variants: tuple[str, ...]
+
+
+def select(specs: list[str]) -> list[Selection]:
+    """Resolve specs (all scenarios when empty); unknown names raise UsageError listing the allowed."""
+    if not specs:
+        return [Selection(s, tuple(s.variants)) for s in scenarios.all_scenarios()]
+    chosen: dict[str, list[str]] = {}
+    for spec in specs:
+        name, _, variant = spec.partition(":")
+        if name not in scenarios.NAMES:
+            raise UsageError(
+                f"unknown scenario {name!r}; allowed: {', '.join(scenarios.NAMES)}"
+            )
+        wanted = chosen.setdefault(name, [])
+        if not variant:
+            wanted.extend(scenarios.load(name).variants)
+            continue
+        allowed = scenarios.load(name).variants
+        if variant not in allowed:
+            raise UsageError(
+                f"unknown variant {variant!r} of {name}; allowed: {', '.join(allowed)}"
+            )
+        wanted.append(variant)
+    selections = []
+    for name, wanted in chosen.items():
+        scenario = scenarios.load(name)
+        selections.append(
+            Selection(scenario, tuple(v for v in scenario.variants if v in set(wanted)))
+        )
+    return selections

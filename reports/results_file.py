@@ -1,0 +1,86 @@
+"""The one reader and writer of results files: schema check on the way in, atomic write on the way out."""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+
+SCHEMA_VERSION = 1
+KIND = "asyncio-perf-lab/results"
+SCHEMA_PATH = Path(__file__).with_name("results.schema.json")
+
+
+class ResultsFileError(ValueError):
+    """A results file that cannot be used; the message is one line naming the file and the fault."""
+
+
+@cache
+def schema() -> dict[str, Any]:
+    """The JSON Schema of results files (schema 1)."""
+    return json.loads(SCHEMA_PATH.read_text())
+
+
+def validate(data: Any, origin: str = "results") -> None:
+    """Raise ResultsFileError unless ``data`` is a valid schema-1 results document."""
+    if not isinstance(data, dict) or data.get("kind") != KIND:
+        raise ResultsFileError(f"{origin}: not an asyncio-perf-lab results file (no kind {KIND!r})")
+    version = data.get("schema")
+    if isinstance(version, int) and version > SCHEMA_VERSION:
+        raise ResultsFileError(
+            f"{origin}: schema {version} is newer than this lab reads (<= {SCHEMA_VERSION}); "
+            "update the lab"
+        )
+    error = jsonschema.exceptions.best_match(
+        jsonschema.Draft202012Validator(schema()).iter_errors(data)
+    )
+    if error is not None:
+        where = "/".join(str(p) for p in error.absolute_path) or "(top)"
+        raise ResultsFileError(f"{origin}: invalid at {where}: {error.message[:200]}")
+
+
+def load_results(path: str | os.PathLike[str]) -> dict[str, Any]:
+    """Read and validate a results file, turning every way it can be wrong into one clear line."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ResultsFileError(f"{path}: no such results file") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ResultsFileError(f"{path}: cannot read ({exc.__class__.__name__}: {exc})") from None
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise ResultsFileError(
+            f"{path}: corrupt or truncated JSON at line {exc.lineno} col {exc.colno}: {exc.msg}"
+        ) from None
+    validate(data, str(path))
+    return data
+
+
+def write_atomic(path: str | os.PathLike[str], content: str | bytes) -> Path:
+    """Write a file so readers see the old content or the new, never a truncated mix."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    data = content.encode("utf-8") if isinstance(content, str) else content
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def write_json_atomic(path: str | os.PathLike[str], data: Any) -> Path:
+    """Serialise ``data`` as indented JSON and write it atomically."""
+    return write_atomic(path, json.dumps(data, indent=1, sort_keys=False) + "\n")

@@ -1,0 +1,114 @@
+"""The contract every scenario module follows: a context in, variants side by side, an ideal model.
+
+A scenario module reads like the talk's slide: a docstring whose first line is the title, the
+constants ``QUESTION``, ``LESSON`` and ``LATENCY``, a frozen ``Workload`` dataclass (its defaults are
+the UPPER_CASE workload constants), ``TINY`` (a small workload for smoke tests), the variants as
+plain ``async def name(ctx) -> result`` functions, and the explicit ``VARIANTS`` mapping of
+``Variant`` records. Optionally ``calibrate(workload) -> dict[str, float]`` measures the CPU parts
+of the ideal model on this machine (run once, outside any timed section).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from collections.abc import Awaitable, Callable, Mapping
+from concurrent.futures import Executor
+from dataclasses import dataclass, field
+from types import ModuleType
+from typing import Any
+from urllib.parse import urlencode
+
+import aiohttp
+
+
+@dataclass(frozen=True)
+class Machine:
+    """What an ideal model may know about the machine: its cores and calibrated CPU costs."""
+
+    cores: int = field(default_factory=lambda: os.cpu_count() or 1)
+    cpu_s: Mapping[str, float] = field(default_factory=dict)
+
+
+IdealModel = Callable[[Any, float, Machine], float]
+"""(workload, nominal latency in seconds, machine) -> the physical-limit time in seconds."""
+
+
+@dataclass(frozen=True)
+class Variant:
+    """One way to do the scenario's job: the anti-pattern or one of its fixes."""
+
+    run: Callable[[Context], Awaitable[Any]]
+    label: str
+    why: str
+    ideal: IdealModel
+    anti_pattern: bool = False
+    budget: float | None = None  # max allowed measured/ideal; None means not gated
+
+
+@dataclass
+class Context:
+    """Everything a variant may use; built once per worker so the timed body stays the hot path."""
+
+    session: aiohttp.ClientSession
+    base_url: str
+    latency: str
+    workload: Any
+    thread_pool: Executor
+    process_pool: Executor
+    observations: dict[str, float] = field(default_factory=dict)
+
+    def url(self, path: str, **params: Any) -> str:
+        """The mock API URL for ``path``; the scenario's latency rides along unless overridden."""
+        query = {"latency": self.latency, **params}
+        return f"{self.base_url}{path}?{urlencode(query)}"
+
+    async def get_json(self, path: str, **params: Any) -> Any:
+        """GET a mock API path and decode its JSON body, raising on HTTP errors."""
+        async with self.session.get(self.url(path, **params)) as resp:
+            resp.raise_for_status()
+            return await resp.json()
+
+    def observe(self, name: str, value: float) -> None:
+        """Record a figure the probe run reports beside the timing (never part of the result)."""
+        self.observations[name] = value
+
+
+@dataclass(frozen=True)
+class Scenario:
+    """A loaded scenario module, flattened into the data the runner and results file need."""
+
+    name: str
+    title: str
+    question: str
+    lesson: str
+    latency: str
+    workload: Any
+    tiny: Any
+    variants: Mapping[str, Variant]
+    calibrate: Callable[[Any], dict[str, float]] | None
+    module: ModuleType
+
+    def constants(self, workload: Any | None = None) -> dict[str, Any]:
+        """The workload as a plain dict, for the results file."""
+        return dataclasses.asdict(workload if workload is not None else self.workload)
+
+
+def from_module(module: ModuleType) -> Scenario:
+    """Build a Scenario from a module that follows the contract in this file's docstring."""
+    doc = (module.__doc__ or "").strip()
+    name = module.__name__.rsplit(".", 1)[-1]
+    if not doc:
+        raise TypeError(f"scenario {name} has no docstring (its first line is the title)")
+    return Scenario(
+        name=name,
+        title=doc.splitlines()[0].strip(),
+        question=module.QUESTION,
+        lesson=module.LESSON,
+        latency=module.LATENCY,
+        workload=module.Workload(),
+        tiny=module.TINY,
+        variants=dict(module.VARIANTS),
+        calibrate=getattr(module, "calibrate", None),
+        module=module,
+    )

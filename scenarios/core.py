@@ -5,7 +5,10 @@ constants ``QUESTION``, ``LESSON`` and ``LATENCY``, a frozen ``Workload`` datacl
 the UPPER_CASE workload constants), ``TINY`` (a small workload for smoke tests), the variants as
 plain ``async def name(ctx) -> result`` functions, and the explicit ``VARIANTS`` mapping of
 ``Variant`` records. Optionally ``calibrate(workload) -> dict[str, float]`` measures the CPU parts
-of the ideal model on this machine (run once, outside any timed section).
+of the ideal model on this machine (run once, outside any timed section). A scenario whose
+variants show *different* behaviour on purpose (the ordering puzzles, say) sets
+``EQUAL_RESULTS = False`` with a comment saying why; every other scenario's variants must return
+equal results.
 """
 
 from __future__ import annotations
@@ -88,6 +91,7 @@ class Scenario:
     variants: Mapping[str, Variant]
     calibrate: Callable[[Any], dict[str, float]] | None
     module: ModuleType
+    equal_results: bool = True
 
     def constants(self, workload: Any | None = None) -> dict[str, Any]:
         """The workload as a plain dict, for the results file."""
@@ -111,4 +115,5 @@ def from_module(module: ModuleType) -> Scenario:
         variants=dict(module.VARIANTS),
         calibrate=getattr(module, "calibrate", None),
         module=module,
+        equal_results=getattr(module, "EQUAL_RESULTS", True),
     )

@@ -13,7 +13,9 @@ import aiohttp
 
 from scenarios import Context
 
-CONNECTOR_LIMIT = 1000  # aiohttp's default of 100 would cap every scenario at 100 requests in flight
+CONNECTOR_LIMIT = (
+    1000  # aiohttp's default of 100 would cap every scenario at 100 requests in flight
+)
 THREAD_WORKERS = 8
 PROCESS_WORKERS = os.cpu_count() or 1
 

@@ -194,7 +194,7 @@ def point_latest(out_dir: Path, run_dir: Path) -> None:
 
 
 def run(config: RunConfig, progress: Progress | None = None) -> Path:
-    """Run every selected variant and write ``results.json`` + ``pyperf.json``; return the former."""
+    """Run the selected variants, write ``results.json`` and ``pyperf.json``; return the former."""
     run_dir = prepare_run_dir(config.out_dir, config.profile.name)
     raise_open_files_limit()
     started = time.perf_counter()
@@ -232,5 +232,3 @@ def run(config: RunConfig, progress: Progress | None = None) -> Path:
     path = write_json_atomic(run_dir / "results.json", results)
     point_latest(config.out_dir, run_dir)
     return path
-
-

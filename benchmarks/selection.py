@@ -18,16 +18,14 @@ class Selection:
 
 
 def select(specs: list[str]) -> list[Selection]:
-    """Resolve specs (all scenarios when empty); unknown names raise UsageError listing the allowed."""
+    """Resolve specs (all when empty); an unknown name raises UsageError listing the allowed."""
     if not specs:
         return [Selection(s, tuple(s.variants)) for s in scenarios.all_scenarios()]
     chosen: dict[str, list[str]] = {}
     for spec in specs:
         name, _, variant = spec.partition(":")
         if name not in scenarios.NAMES:
-            raise UsageError(
-                f"unknown scenario {name!r}; allowed: {', '.join(scenarios.NAMES)}"
-            )
+            raise UsageError(f"unknown scenario {name!r}; allowed: {', '.join(scenarios.NAMES)}")
         wanted = chosen.setdefault(name, [])
         if not variant:
             wanted.extend(scenarios.load(name).variants)

@@ -1,4 +1,4 @@
-"""pyperf entry script for one variant: ``python -m benchmarks.worker --scenario S --variant V ...``.
+"""pyperf entry script for one variant: ``python -m benchmarks.worker --scenario S ...``.
 
 pyperf re-runs this script in fresh worker processes, passing our settings back as command-line
 arguments (workers inherit almost no environment). Each worker builds one event loop and one
@@ -26,7 +26,7 @@ OUR_ARGS = ("scenario", "variant", "base_url", "latency", "workload", "loop")
 
 
 class WarmVariant:
-    """One loop and one Context per worker process, built lazily so the pyperf master builds none."""
+    """One loop and one Context per worker, built lazily so the pyperf master builds none."""
 
     def __init__(self, args: argparse.Namespace) -> None:
         scenario = scenarios.load(args.scenario)
@@ -87,9 +87,7 @@ def main() -> None:
         "latency": args.latency,
         "event_loop": args.loop,
     }
-    runner.bench_time_func(
-        f"{args.scenario}:{args.variant}", time_variant, args, metadata=metadata
-    )
+    runner.bench_time_func(f"{args.scenario}:{args.variant}", time_variant, args, metadata=metadata)
 
 
 if __name__ == "__main__":

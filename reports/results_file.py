@@ -1,4 +1,4 @@
-"""The one reader and writer of results files: schema check on the way in, atomic write on the way out."""
+"""The one reader and writer of results files: schema check in, atomic write out."""
 
 from __future__ import annotations
 

@@ -13,9 +13,9 @@ from scenarios.core import Context, Machine, Variant
 
 QUESTION = "Three independent requests: why does awaiting them one by one take three times as long?"
 LESSON = (
-    "`await` suspends the coroutine until the result is there; nothing else of *this* coroutine runs "
-    "meanwhile. Independent requests must be started together (gather or TaskGroup) so their waits "
-    "overlap: the cost drops from the sum of latencies to the maximum."
+    "`await` suspends the coroutine until the result is there; nothing else of *this* coroutine "
+    "runs meanwhile. Independent requests must be started together (gather or TaskGroup) so "
+    "their waits overlap: the cost drops from the sum of latencies to the maximum."
 )
 LATENCY = "100ms"
 

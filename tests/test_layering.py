@@ -1,4 +1,4 @@
-"""Imports flow one way: mockserver <- scenarios <- benchmarks -> reports; reports read files only."""
+"""Imports flow one way: scenarios <- benchmarks -> reports, and reports read files only."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Every variant of every scenario runs (tiny workload) and returns the same result as its siblings."""
+"""Every variant of every scenario runs (tiny workload) and returns what its siblings return."""
 
 from __future__ import annotations
 
@@ -48,7 +48,9 @@ def test_every_variant_was_smoke_run() -> None:
 def test_scenario_module_follows_the_contract(name: str) -> None:
     """Each module states its question and lesson, and every variant is documented and typed."""
     scenario = scenarios.load(name)
-    assert scenario.title and scenario.question.endswith("?") and len(scenario.lesson) > 40
+    assert scenario.title
+    assert scenario.question.endswith("?")
+    assert len(scenario.lesson) > 40
     assert any(v.anti_pattern for v in scenario.variants.values()), "no anti-pattern to beat"
     assert any(not v.anti_pattern for v in scenario.variants.values()), "no fix to show"
     cpu_s = scenario.calibrate(scenario.tiny) if scenario.calibrate else {}
@@ -56,5 +58,6 @@ def test_scenario_module_follows_the_contract(name: str) -> None:
     for variant_name, variant in scenario.variants.items():
         assert inspect.iscoroutinefunction(variant.run), variant_name
         assert inspect.getdoc(variant.run), f"{name}:{variant_name} has no docstring"
-        assert variant.label and variant.why
+        assert variant.label
+        assert variant.why
         assert variant.ideal(scenario.tiny, 0.01, machine) > 0, f"{name}:{variant_name} ideal"

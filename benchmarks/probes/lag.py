@@ -74,4 +74,3 @@ class LoopLagProbe:
             "over_100ms": sum(lag >= 100 for lag in lags_ms),
             "series": series,
         }
-

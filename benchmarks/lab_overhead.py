@@ -1,0 +1,83 @@
+"""How much does the lab's measurement add? Its timing of a variant vs a bare perf_counter loop.
+
+Both measure the same coroutine (``sequential_vs_gather:gather`` by default) against the same mock
+server in one run, interleaved A B A B, so machine drift hits both alike. Prints the ratio of
+medians; the target is <= 1.03. Usage: ``python -m benchmarks.lab_overhead [--rounds 4]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import statistics
+import time
+
+from rich.console import Console
+from rich.table import Table
+
+import scenarios
+from benchmarks.context import open_context
+from benchmarks.profiles import PROFILES
+from benchmarks.runner import RunConfig, time_variant
+from benchmarks.selection import select
+from mockserver import MockServer, parse_latency
+
+
+async def bare_loop(
+    base_url: str, scenario: scenarios.Scenario, variant: str, n: int
+) -> list[float]:
+    """What a careful person would write by hand: warm up once, then time each await."""
+    run = scenario.variants[variant].run
+    async with open_context(base_url, scenario.latency, scenario.workload) as ctx:
+        await run(ctx)
+        values = []
+        for _ in range(n):
+            start = time.perf_counter()
+            await run(ctx)
+            values.append(time.perf_counter() - start)
+        return values
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.lab_overhead", description=__doc__)
+    parser.add_argument("--target", default="sequential_vs_gather:gather")
+    parser.add_argument("--rounds", type=int, default=4, help="A/B rounds (default 4)")
+    parser.add_argument("--profile", default="quick", choices=list(PROFILES))
+    args = parser.parse_args(argv)
+    selection = select([args.target])[0]
+    scenario, variant = selection.scenario, selection.variants[0]
+    profile = PROFILES[args.profile]
+    config = RunConfig(selections=[selection], profile=profile)
+    ideal = scenario.variants[variant].ideal(
+        scenario.workload, parse_latency(scenario.latency).nominal_s, scenarios.Machine()
+    )
+    lab, bare = [], []
+    table = Table(title=f"lab vs bare perf_counter loop: {args.target}")
+    for column in ("round", "lab median", "bare median", "ratio"):
+        table.add_column(column, justify="right")
+    with MockServer() as server:
+        for i in range(args.rounds):
+            bench = time_variant(
+                scenario, variant, config, server.url, scenario.latency, scenario.workload, ideal
+            )
+            values = list(bench.get_values())
+            lab.extend(values)
+            hand = asyncio.run(bare_loop(server.url, scenario, variant, len(values)))
+            bare.extend(hand)
+            a, b = statistics.median(values), statistics.median(hand)
+            table.add_row(str(i + 1), f"{a * 1e3:.2f} ms", f"{b * 1e3:.2f} ms", f"{a / b:.4f}")
+    ratio = statistics.median(lab) / statistics.median(bare)
+    table.add_row(
+        "all",
+        f"{statistics.median(lab) * 1e3:.2f} ms",
+        f"{statistics.median(bare) * 1e3:.2f} ms",
+        f"{ratio:.4f}",
+    )
+    console = Console()
+    console.print(table)
+    console.print(f"overhead ratio (lab/bare, medians): {ratio:.4f}  target <= 1.03")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

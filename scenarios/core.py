@@ -3,7 +3,8 @@
 A scenario module reads like the talk's slide: a docstring whose first line is the title, the
 constants ``QUESTION``, ``LESSON`` and ``LATENCY``, a frozen ``Workload`` dataclass (its
 defaults are the UPPER_CASE workload constants), ``TINY`` (a small workload for smoke tests),
-the variants as plain ``async def name(ctx) -> result`` functions, and the explicit ``VARIANTS`` mapping of
+the variants as plain ``async def name(ctx) -> result`` functions, and the explicit
+``VARIANTS`` mapping of
 ``Variant`` records. Optionally ``calibrate(workload) -> dict[str, float]`` measures the CPU parts
 of the ideal model on this machine (run once, outside any timed section). A scenario whose
 variants show *different* behaviour on purpose (the ordering puzzles, say) sets

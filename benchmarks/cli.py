@@ -15,9 +15,12 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from benchmarks import ab, compare
 from benchmarks.errors import UsageError
 
-console = Console(stderr=True)
+# Piped output (CI logs, tests) gets a wide console so names are never cut to "sequenti…".
+WIDTH = None if sys.stderr.isatty() else 160
+console = Console(stderr=True, width=WIDTH)
 
 
 class Parser(argparse.ArgumentParser):
@@ -52,7 +55,7 @@ def cmd_list(args: argparse.Namespace) -> int:
                 "yes" if variant.anti_pattern else "",
                 variant.why,
             )
-    Console().print(table)
+    Console(width=None if sys.stdout.isatty() else 160).print(table)
     return 0
 
 
@@ -94,6 +97,10 @@ def cmd_run(args: argparse.Namespace) -> int:
         return 1
     print_summary(path)
     print(path)
+    if args.check_budgets:
+        from benchmarks.budgets import enforce_budgets
+
+        return enforce_budgets(path, console)
     return 0
 
 
@@ -122,6 +129,7 @@ def print_summary(results_path: Path) -> None:
 
 
 COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {"list": cmd_list, "run": cmd_run}
+COMMANDS |= {"compare": compare.cmd_compare, "ab": ab.cmd_ab}
 
 
 def build_parser() -> Parser:
@@ -150,6 +158,13 @@ def build_parser() -> Parser:
     run.add_argument("--latency", metavar="SPEC", help="override every scenario's latency")
     run.add_argument("--loop", choices=LOOPS, default="asyncio")
     run.add_argument("--out", default="results", metavar="DIR", help="default: results")
+    run.add_argument(
+        "--check-budgets",
+        action="store_true",
+        help="exit 1 naming each variant whose median/ideal is over its budget",
+    )
+    compare.add_parser(sub)
+    ab.add_parser(sub)
     return parser
 
 

@@ -1,0 +1,155 @@
+"""The runner end to end: real pyperf workers, a real mock server, a results file that validates."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import jsonschema
+import pytest
+
+from reports.results_file import load_results, schema
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def lab(*args: str, timeout: float = 300) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "benchmarks", *args],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+
+
+@pytest.fixture(name="quick_run", scope="module")
+def _quick_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("results")
+    proc = lab("run", "sequential_vs_gather", "--profile", "quick", "--out", str(out))
+    assert proc.returncode == 0, proc.stderr
+    path = Path(proc.stdout.strip().splitlines()[-1])
+    assert path.name == "results.json"
+    return path
+
+
+def test_results_file_validates_against_its_schema(quick_run: Path) -> None:
+    """A real quick run writes a schema-1 results file with raw values and probe records."""
+    data = json.loads(quick_run.read_text())
+    jsonschema.validate(data, schema())
+    load_results(quick_run)
+    variants = data["scenarios"][0]["variants"]
+    assert [v["name"] for v in variants] == ["sequential", "gather", "task_group"]
+    assert all(len(v["values"]) >= 3 for v in variants)
+    assert data["scenarios"][0]["results_equal"] is True
+
+
+def test_latest_points_at_the_newest_run(quick_run: Path) -> None:
+    """results/latest is a symlink to the run directory just written."""
+    latest = quick_run.parent.parent / "latest"
+    assert latest.is_symlink()
+    assert latest.resolve() == quick_run.parent.resolve()
+
+
+def test_sequential_is_three_times_gather(quick_run: Path) -> None:
+    """Three sequential 100 ms calls cost >= 2.5x their gather, with 1 vs 3 requests in flight."""
+    variants = {v["name"]: v for v in load_results(quick_run)["scenarios"][0]["variants"]}
+    seq, gather = variants["sequential"], variants["gather"]
+    assert seq["stats"]["median"] / gather["stats"]["median"] >= 2.5
+    assert seq["probe"]["server"]["max_in_flight"] == 1
+    assert gather["probe"]["server"]["max_in_flight"] == 3
+    assert variants["task_group"]["probe"]["server"]["max_in_flight"] == 3
+    assert len(gather["probe"]["requests"]) == 3
+
+
+def test_pyperf_reads_the_pyperf_file(quick_run: Path) -> None:
+    """`python -m pyperf stats` and `compare_to` accept the pyperf.json written beside results."""
+    pyperf_json = quick_run.with_name("pyperf.json")
+    stats = subprocess.run(
+        [sys.executable, "-m", "pyperf", "stats", str(pyperf_json)],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert "sequential_vs_gather:gather" in stats.stdout
+    compare = subprocess.run(
+        [sys.executable, "-m", "pyperf", "compare_to", str(pyperf_json), str(pyperf_json)],
+        capture_output=True,
+        text=True,
+    )
+    assert compare.returncode == 0, compare.stderr
+
+
+@pytest.mark.parametrize(
+    ("args", "named"),
+    [
+        (["run", "no_such_scenario"], "no_such_scenario"),
+        (["run", "sequential_vs_gather:nope"], "nope"),
+        (["run", "--latency", "fast"], "fast"),
+        (["run", "--profile", "huge"], "huge"),
+        (["run", "--loop", "trio"], "trio"),
+    ],
+)
+def test_bad_input_is_one_line_and_exit_2(args: list[str], named: str) -> None:
+    """Unknown scenario, variant, latency, profile or loop: one line naming it, exit 2."""
+    proc = lab(*args, timeout=60)
+    assert proc.returncode == 2
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1, proc.stderr
+    assert named in lines[0]
+    assert "Traceback" not in proc.stderr
+
+
+def test_unwritable_out_dir_is_bad_input(tmp_path: Path) -> None:
+    """An --out that cannot be written is reported before any work, and nothing there is lost."""
+    blocker = tmp_path / "file"
+    blocker.write_text("keep me")
+    proc = lab("run", "sequential_vs_gather", "--out", str(blocker / "sub"), timeout=60)
+    assert proc.returncode == 2
+    assert len(proc.stderr.strip().splitlines()) == 1
+    assert str(blocker) in proc.stderr
+    assert blocker.read_text() == "keep me"
+
+
+def test_list_shows_every_variant() -> None:
+    """`list` prints each scenario and variant name."""
+    import scenarios
+
+    proc = lab("list", timeout=60)
+    assert proc.returncode == 0
+    for scenario in scenarios.all_scenarios():
+        assert scenario.name in proc.stdout
+        for name in scenario.variants:
+            assert name in proc.stdout
+
+
+def test_pytest_benchmark_suite_runs_and_saves(tmp_path: Path) -> None:
+    """`pytest benchmarks/` times variants with pytest-benchmark and writes its JSON."""
+    out = tmp_path / "bench.json"
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "benchmarks/",
+            "-q",
+            "-k",
+            "sequential_vs_gather",
+            "--lab-workload=tiny",
+            "--lab-rounds=2",
+            f"--benchmark-json={out}",
+            "-p",
+            "no:randomly",
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert proc.returncode == 0, proc.stdout[-2000:]
+    names = {b["name"] for b in json.loads(out.read_text())["benchmarks"]}
+    assert names == {
+        f"bench_variant[sequential_vs_gather:{v}]" for v in ("sequential", "gather", "task_group")
+    }

@@ -59,8 +59,9 @@ format: $(STAMP) ## apply ruff fixes and formatting
 	$(PY) -m ruff check --fix .
 	$(PY) -m ruff format .
 
-readme-chart: $(STAMP) ## regenerate docs/readme-chart.svg from a fresh quick run
-	$(PY) -m reports readme-chart $(ARGS)
+readme-chart: $(STAMP) ## regenerate docs/readme-chart.svg from a fresh default-profile run
+	$(PY) -m benchmarks run sequential_vs_gather --profile default --no-report --out results/readme
+	$(PY) -m reports readme-chart results/readme/latest/results.json --out docs/readme-chart.svg
 
 clean: ## remove .venv, results and caches
 	rm -rf $(VENV) results .pytest_cache .ruff_cache .benchmarks

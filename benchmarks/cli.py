@@ -15,7 +15,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from benchmarks import ab, compare
+from benchmarks import ab, compare, trace_cmd
 from benchmarks.errors import UsageError
 
 # Piped output (CI logs, tests) gets a wide console so names are never cut to "sequenti…".
@@ -96,6 +96,15 @@ def cmd_run(args: argparse.Namespace) -> int:
         console.print(f"[red]run failed:[/] {exc}", highlight=False)
         return 1
     print_summary(path)
+    if not args.no_report:
+        from reports import build_report
+        from reports.results_file import ResultsFileError
+
+        try:
+            console.print(f"report: {build_report(path)}", highlight=False)
+        except ResultsFileError as exc:
+            console.print(f"[red]report not written:[/] {exc}", highlight=False)
+            return 1
     print(path)
     if args.check_budgets:
         from benchmarks.budgets import enforce_budgets
@@ -129,7 +138,7 @@ def print_summary(results_path: Path) -> None:
 
 
 COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {"list": cmd_list, "run": cmd_run}
-COMMANDS |= {"compare": compare.cmd_compare, "ab": ab.cmd_ab}
+COMMANDS |= {"compare": compare.cmd_compare, "ab": ab.cmd_ab, "trace": trace_cmd.run}
 
 
 def build_parser() -> Parser:
@@ -158,6 +167,7 @@ def build_parser() -> Parser:
     run.add_argument("--latency", metavar="SPEC", help="override every scenario's latency")
     run.add_argument("--loop", choices=LOOPS, default="asyncio")
     run.add_argument("--out", default="results", metavar="DIR", help="default: results")
+    run.add_argument("--no-report", action="store_true", help="skip writing report.html")
     run.add_argument(
         "--check-budgets",
         action="store_true",
@@ -165,6 +175,7 @@ def build_parser() -> Parser:
     )
     compare.add_parser(sub)
     ab.add_parser(sub)
+    trace_cmd.add_parser(sub)
     return parser
 
 

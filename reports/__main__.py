@@ -1,0 +1,102 @@
+"""``python -m reports``: build the HTML report of a run, or the README's headline chart.
+
+Bad input (a missing, corrupt, truncated, foreign or newer-schema results file, or an output that
+cannot be written) is one line on stderr and exit code 2, never a traceback, and never a report.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import NoReturn
+
+from reports.results_file import ResultsFileError
+
+LATEST = "results/latest/results.json"
+
+
+class Parser(argparse.ArgumentParser):
+    """argparse, but a usage error is one line and exit 2."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: error: {message}\n")
+
+
+def cmd_build(args: argparse.Namespace) -> Path:
+    """Write the report and return its path."""
+    from reports.build import build_report
+
+    return build_report(args.results, args.out)
+
+
+def cmd_readme_chart(args: argparse.Namespace) -> Path:
+    """Write the README chart and return its path."""
+    from reports.build import build_readme_chart
+
+    return build_readme_chart(args.results, args.out)
+
+
+COMMANDS: dict[str, Callable[[argparse.Namespace], Path]] = {
+    "build": cmd_build,
+    "readme-chart": cmd_readme_chart,
+}
+
+
+def build_parser() -> Parser:
+    """The parser of every command; each command's help ends with an example."""
+    parser = Parser(
+        prog="python -m reports",
+        description="Build the HTML report of a run, or the README's headline chart.",
+        epilog="Example: python -m reports build results/latest/results.json",
+    )
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=Parser)
+    build = sub.add_parser(
+        "build",
+        help="write the self-contained HTML report of a results file",
+        description=(
+            "Write one self-contained HTML file (inline SVG charts, nothing fetched) from a "
+            "results file and print its path. "
+            "Example: python -m reports build results/latest/results.json --out /tmp/report.html"
+        ),
+    )
+    build.add_argument("results", metavar="RESULTS.json", help="a results file of the lab")
+    build.add_argument(
+        "--out", metavar="PATH", help="where to write (default: report.html beside RESULTS.json)"
+    )
+    chart = sub.add_parser(
+        "readme-chart",
+        help="write the headline bar chart as an SVG for the README",
+        description=(
+            "Write the sequential_vs_gather bar chart (or the first scenario's) as a standalone "
+            "SVG and print its path. "
+            "Example: python -m reports readme-chart results/latest/results.json"
+        ),
+    )
+    chart.add_argument(
+        "results", metavar="RESULTS.json", nargs="?", default=LATEST, help=f"default: {LATEST}"
+    )
+    chart.add_argument(
+        "--out", metavar="PATH", help="where to write (default: docs/readme-chart.svg in the repo)"
+    )
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Parse, dispatch, print the written path; bad input is one line on stderr and exit 2."""
+    args = build_parser().parse_args(argv)
+    try:
+        path = COMMANDS[args.command](args)
+    except ResultsFileError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+    print(path)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

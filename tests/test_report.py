@@ -1,0 +1,364 @@
+"""The HTML report: built from a results file alone, complete, escaped, self-contained, quick."""
+
+from __future__ import annotations
+
+import copy
+import html
+import json
+import re
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from reports import build_readme_chart, build_report
+from reports.build import ReportError
+from reports.charts import Lane, inline_svg, timeline_chart
+from reports.headline import headline
+from reports.html import inline_segments, render_report
+from reports.results_file import ResultsFileError, write_json_atomic
+from reports.units import format_ms, format_range, format_ratio, format_seconds
+from tests.fixtures_results import large_results, synthetic_results
+
+ROOT = Path(__file__).resolve().parent.parent
+HOSTILE = "<script>alert(1)</script>"
+
+
+def reports_cli(*args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "reports", *args],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+
+
+def escaped(text: str) -> str:
+    """``text`` as Jinja2's autoescape writes it."""
+    return html.escape(text).replace("&quot;", "&#34;").replace("&#x27;", "&#39;")
+
+
+def write_results(directory: Path, data: dict[str, Any]) -> Path:
+    return write_json_atomic(directory / "results.json", data)
+
+
+def assert_report_shows_every_variant(data: dict[str, Any], page: str) -> None:
+    """Every scenario title, every variant label and every median (as formatted) is on the page."""
+    for scenario in data["scenarios"]:
+        assert escaped(scenario["title"]) in page
+        for variant in scenario["variants"]:
+            assert escaped(variant["label"]) in page
+            median = format_seconds(variant["stats"]["median"])
+            assert f'<td class="num median">{median}</td>' in page, (variant["name"], median)
+
+
+@pytest.fixture(name="synthetic", scope="module")
+def _synthetic(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict[str, Any], str]:
+    data = synthetic_results()
+    path = write_results(tmp_path_factory.mktemp("synthetic"), data)
+    return data, build_report(path).read_text(encoding="utf-8")
+
+
+@pytest.fixture(name="real_run", scope="module")
+def _real_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A real quick run of two scenarios (a staircase, and a loop blocked by CPU), via the CLI."""
+    out = tmp_path_factory.mktemp("real-run")
+    proc = subprocess.run(
+        [
+            *(sys.executable, "-m", "benchmarks", "run", "sequential_vs_gather", "blocking_cpu"),
+            *("--profile", "quick", "--out", str(out)),
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    return Path(proc.stdout.strip().splitlines()[-1])
+
+
+@pytest.mark.timeout(600)
+def test_report_of_a_real_quick_run_shows_every_variant(real_run: Path, tmp_path: Path) -> None:
+    """A report built from a real run's results file shows every scenario, variant and median."""
+    report = build_report(real_run, tmp_path / "report.html")
+    page = report.read_text(encoding="utf-8")
+    data = json.loads(real_run.read_text())
+    assert_report_shows_every_variant(data, page)
+    assert page.count('class="chart"') >= 3 * len(data["scenarios"]) - 1  # lag only if it matters
+    assert "Event-loop lag" in page  # CPU on the loop stalls it for the whole computation
+
+
+@pytest.mark.timeout(600)
+def test_cli_builds_beside_the_results_file_by_default(real_run: Path) -> None:
+    """`python -m reports build RESULTS.json` writes report.html beside it and prints the path."""
+    proc = reports_cli("build", str(real_run))
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == str(real_run.parent / "report.html")
+    assert (real_run.parent / "report.html").read_text(encoding="utf-8").startswith("<!doctype")
+
+
+def test_report_of_synthetic_results_shows_every_variant(
+    synthetic: tuple[dict[str, Any], str],
+) -> None:
+    """Every scenario, variant and median of the synthetic run is on the page, with its charts."""
+    data, page = synthetic
+    assert_report_shows_every_variant(data, page)
+    assert page.count('class="chart"') == 2 + 3  # bars and timeline; lag only where it matters
+    for scenario in data["scenarios"]:
+        assert escaped(scenario["question"]) in page
+        for variant in scenario["variants"]:
+            assert escaped(variant["why"]) in page
+            assert escaped(variant["source"]) in page
+
+
+def test_summary_shows_run_metadata_and_derived_figures(
+    synthetic: tuple[dict[str, Any], str],
+) -> None:
+    """The page heads with the run's context and each row's efficiency, speed-up, lag and budget."""
+    data, page = synthetic
+    env = data["run"]["env"]
+    for text in (env["python"], env["aiohttp"], "quick", "dac5c26f0c1e", "0.42 / 0.31 / 0.20"):
+        assert text in page
+    seq, gather, _ = data["scenarios"][0]["variants"]
+    assert f"{gather['efficiency']:.0%}" in page
+    speedup = format_ratio(seq["stats"]["median"] / gather["stats"]["median"])
+    assert f'<td class="num">{speedup}</td>' in page
+    lag = data["scenarios"][1]["variants"][0]["probe"]["loop_lag"]
+    assert f'<td class="num">{format_ms(lag["p99_ms"], unit=False)} / 201 ms</td>' in page
+    assert "anti-pattern</span>" in page
+    assert page.count('<tr class="anti') == 2
+
+
+def test_over_budget_is_flagged(tmp_path: Path) -> None:
+    """A variant whose median/ideal exceeds its budget reads "over budget"; within it, "ok"."""
+    data = synthetic_results()
+    gather = data["scenarios"][0]["variants"][1]
+    gather["budget"] = 1.01
+    page = build_report(write_results(tmp_path, data)).read_text(encoding="utf-8")
+    assert '<span class="budget-over">over budget</span>' in page
+    assert '<span class="budget-ok">ok</span>' in page
+
+
+def test_headline_is_computed_from_the_numbers(synthetic: tuple[dict[str, Any], str]) -> None:
+    """The headline compares the best fix with the anti-pattern, measured and ideal."""
+    _, page = synthetic
+    assert "asyncio.gather is 2.9x faster than sequential awaits; ideal 3.0x." in page
+    assert "worst stall drops from 201 ms (CPU on the loop) to 0.2 ms" in page
+
+
+def test_headline_follows_other_numbers() -> None:
+    """Change the medians and the sentence changes with them: slower, about the same, no anti."""
+    variants = copy.deepcopy(synthetic_results()["scenarios"][0]["variants"])
+    seq, gather, group = variants
+    gather["stats"]["median"] = group["stats"]["median"] = seq["stats"]["median"] * 2
+    assert headline(variants).startswith("asyncio.gather is 2.0x slower than sequential awaits")
+    gather["stats"]["median"] = seq["stats"]["median"] * 1.02
+    assert headline(variants).startswith("asyncio.gather takes about as long as sequential")
+    assert headline([group]).startswith("Fastest: asyncio.TaskGroup at ")
+
+
+def test_results_strings_are_escaped(tmp_path: Path) -> None:
+    """Labels, titles and lessons from the results file render as text, never as markup."""
+    data = synthetic_results()
+    scenario = data["scenarios"][0]
+    scenario["title"] = f"Title {HOSTILE} costs $5 & $6"
+    scenario["lesson"] = f"Use `{HOSTILE}` <img src=x onerror=alert(2)> *carefully*"
+    scenario["variants"][0]["label"] = HOSTILE
+    scenario["variants"][2]["label"] = "$x$ & <b>y</b> 😀"  # no mathtext, no markup, any glyph
+    scenario["variants"][1]["source"] = f"async def x():\n    return '{HOSTILE}'\n"
+    scenario["variants"][1]["probe"]["observations"] = {HOSTILE: 1}
+    page = build_report(write_results(tmp_path, data)).read_text(encoding="utf-8")
+    assert "<script" not in page.lower()
+    assert "<img" not in page.lower()
+    assert "<b>" not in page
+    assert html.escape(HOSTILE, quote=False) in page
+    assert f"<code>{escaped(HOSTILE)}</code>" in page
+    assert "<em>carefully</em>" in page
+
+
+def test_lesson_markup_is_split_not_trusted() -> None:
+    """Backticks become code and asterisks emphasis; everything else stays plain text."""
+    assert inline_segments("a `b<c>` *d* e*f") == [
+        ("text", "a "),
+        ("code", "b<c>"),
+        ("text", " "),
+        ("em", "d"),
+        ("text", " e*f"),
+    ]
+
+
+def test_report_is_self_contained(synthetic: tuple[dict[str, Any], str]) -> None:
+    """No scripts, no external URLs, no fonts or stylesheets to fetch: the page works offline."""
+    _, page = synthetic
+    assert not re.search(r"https?://", page)
+    assert not re.search(r"<(script|link|img|iframe|object)\b", page, re.I)
+    assert not re.search(r"\b(src|srcset)=", page)
+    assert not re.search(r"url\((?!#)", page)
+    assert "@import" not in page
+    assert "@font-face" not in page
+    assert "default-src 'none'" in page  # and the browser is told to refuse anything else
+
+
+def test_chart_ids_are_unique_and_resolve(synthetic: tuple[dict[str, Any], str]) -> None:
+    """Several inline SVGs share one page: every id is unique and every reference finds its id."""
+    _, page = synthetic
+    ids = re.findall(r'\sid="([^"]+)"', page)
+    assert len(ids) == len(set(ids))
+    references = set(re.findall(r'(?:url\(#|href="#)([^")]+)', page))
+    assert references <= set(ids)
+    assert "<?xml" not in page
+    assert "<!DOCTYPE svg" not in page
+
+
+def test_inline_svg_prefixes_only_referenced_ids() -> None:
+    """Referenced ids get the chart's prefix, unreferenced ones are dropped."""
+    svg = (
+        '<?xml version="1.0"?>\n<svg xmlns="http://www.w3.org/2000/svg" width="1pt">'
+        '<defs><style>*{}</style><path id="m1" d="M 0.123456 1 L 2 3"/></defs>'
+        '<g id="figure_1"><use href="#m1"/><g clip-path="url(#m1)"/></g></svg>'
+    )
+    out = inline_svg(svg, "c7", "a <b>")
+    assert out.startswith('<svg id="c7" class="chart" role="img" aria-label="a &lt;b>"')
+    assert 'id="c7-m1"' in out
+    assert 'href="#c7-m1"' in out
+    assert "url(#c7-m1)" in out
+    assert "figure_1" not in out
+    assert "xmlns" not in out
+    assert "<style" not in out
+    assert 'd="M 0.12 1 L 2 3"' in out
+
+
+def test_timeline_of_thousands_of_requests_stays_small() -> None:
+    """2000 requests per variant are sampled to a few hundred rows and drawn as compound paths."""
+    requests = [
+        {"start_s": i * 1e-4, "end_s": i * 1e-4 + 0.01, "phases": {"pool_wait": 1e-4}}
+        for i in range(2000)
+    ]
+    svg = timeline_chart([Lane("many", requests, ideal=0.02)] * 2, "t", uid="t")
+    assert "200 evenly sampled of 2000 requests" in svg
+    assert len(svg) < 250_000
+    assert svg.count("<path") < 100
+
+
+def test_units_follow_magnitude() -> None:
+    """Durations read in µs, ms or s by magnitude; a spread names its unit once."""
+    assert format_seconds(0.0000523) == "52.3 µs"
+    assert format_seconds(0.30912) == "309.1 ms"
+    assert format_seconds(1.5) == "1.50 s"
+    assert format_range(0.2989, 0.3178) == "298.9–317.8 ms"
+    assert format_range(0.9, 1.2) == "900.0 ms – 1.20 s"
+
+
+def test_full_size_report_renders_in_seconds() -> None:
+    """12 scenarios x 4 variants with 2000 requests each render in seconds, to a few MB."""
+    data = large_results()
+    started = time.perf_counter()
+    page = render_report(data)
+    elapsed = time.perf_counter() - started
+    assert elapsed < 20, f"render took {elapsed:.1f} s"  # ~3 s here; generous for shared CI
+    assert len(page) < 6_000_000
+    assert page.count('class="chart"') == 12 * 3
+
+
+BAD_FILES = {
+    "corrupt": b"\x00\xff not json at all {",
+    "truncated": json.dumps(synthetic_results()).encode()[:5000],
+    "non-lab": json.dumps({"schema": 1, "kind": "someone-else/results", "data": []}).encode(),
+    "newer-schema": json.dumps({**synthetic_results(), "schema": 2}).encode(),
+    "invalid": json.dumps({**synthetic_results(), "scenarios": [{"name": "x"}]}).encode(),
+}
+
+
+@pytest.mark.parametrize(
+    ("command", "kind"),
+    [("build", kind) for kind in sorted(BAD_FILES)]
+    + [("readme-chart", "truncated"), ("readme-chart", "newer-schema")],
+)
+def test_bad_results_file_is_one_line_exit_2(command: str, kind: str, tmp_path: Path) -> None:
+    """A corrupt, truncated, foreign, newer or invalid results file: one line, exit 2, no output."""
+    results = tmp_path / "results.json"
+    results.write_bytes(BAD_FILES[kind])
+    out = tmp_path / "out" / "report.html"
+    out.parent.mkdir()
+    out.write_text("previous report")
+    proc = reports_cli(command, str(results), "--out", str(out))
+    assert proc.returncode == 2
+    assert proc.stdout == ""
+    assert len(proc.stderr.strip().splitlines()) == 1, proc.stderr
+    assert "Traceback" not in proc.stderr
+    assert str(results) in proc.stderr
+    assert out.read_text() == "previous report"  # left intact
+    assert sorted(p.name for p in out.parent.iterdir()) == ["report.html"]  # no temp file left
+
+
+def test_missing_results_file_is_one_line_exit_2(tmp_path: Path) -> None:
+    """A results file that is not there: one line naming it, exit 2, no report."""
+    proc = reports_cli("build", str(tmp_path / "nope.json"))
+    assert (proc.returncode, proc.stdout) == (2, "")
+    assert proc.stderr.strip() == f"error: {tmp_path / 'nope.json'}: no such results file"
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_unwritable_out_is_one_line_exit_2(tmp_path: Path) -> None:
+    """An --out that cannot be written (its parent is a file): one line, exit 2."""
+    results = write_results(tmp_path, synthetic_results())
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a directory")
+    proc = reports_cli("build", str(results), "--out", str(blocker / "report.html"))
+    assert (proc.returncode, proc.stdout) == (2, "")
+    assert len(proc.stderr.strip().splitlines()) == 1
+    assert "Traceback" not in proc.stderr
+    assert "cannot write" in proc.stderr
+    with pytest.raises(ReportError, match="cannot write"):
+        build_report(results, blocker / "report.html")
+
+
+def test_report_never_overwrites_its_results_file(tmp_path: Path) -> None:
+    """--out pointing at the results file itself is refused, and the results survive."""
+    results = write_results(tmp_path, synthetic_results())
+    before = results.read_text()
+    with pytest.raises(ResultsFileError, match="refusing"):
+        build_report(results, results)
+    assert results.read_text() == before
+
+
+def test_readme_chart_is_the_headline_scenario(tmp_path: Path) -> None:
+    """readme-chart writes a standalone SVG of sequential_vs_gather's bars, else the first's."""
+    data = synthetic_results()
+    data["scenarios"].reverse()  # the headline scenario is found by name, not position
+    results = write_results(tmp_path, data)
+    proc = reports_cli("readme-chart", str(results), "--out", str(tmp_path / "chart.svg"))
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == str(tmp_path / "chart.svg")
+    svg = (tmp_path / "chart.svg").read_text()
+    assert svg.startswith("<?xml")
+    assert 'xmlns="http://www.w3.org/2000/svg"' in svg
+    assert "sequential awaits" in svg
+    assert "asyncio.gather is 2.9x faster" in svg
+    data["scenarios"] = [s for s in data["scenarios"] if s["name"] != "sequential_vs_gather"]
+    chart = build_readme_chart(write_results(tmp_path, data), tmp_path / "other.svg")
+    assert "CPU on the loop" in chart.read_text()
+
+
+@pytest.mark.parametrize("command", ["build", "readme-chart"])
+def test_every_command_has_help_ending_with_an_example(command: str) -> None:
+    """Each command's help text ends with a runnable example."""
+    proc = reports_cli(command, "--help")
+    assert proc.returncode == 0
+    description = " ".join(proc.stdout.split())
+    assert re.search(r"Example: python -m reports " + command + r" \S+", description)
+
+
+def test_reading_results_does_not_import_the_chart_stack() -> None:
+    """The runner imports reports.results_file; matplotlib and Jinja2 load only for a report."""
+    code = (
+        "import sys, reports.results_file, reports; "
+        "assert 'matplotlib' not in sys.modules and 'jinja2' not in sys.modules; "
+        "reports.build_report; assert 'reports.build' in sys.modules"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr

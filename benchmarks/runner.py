@@ -112,6 +112,12 @@ def time_variant(
         return pyperf.Benchmark.load(str(out))
 
 
+def result_preview(result: Any, limit: int = 2000) -> str:
+    """What the variant returned, as JSON text cut to ``limit`` chars (the report shows it)."""
+    text = json.dumps(result, default=repr, sort_keys=True)
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
 def variant_record(
     name: str, variant: Variant, ideal_s: float, values: list[float], probe: dict[str, Any]
 ) -> dict[str, Any]:
@@ -158,6 +164,7 @@ def run_scenario(
         probe, results[name] = loop_runner.run(
             probe_variant(variant, server.url, latency, workload, server)
         )
+        probe["result"] = result_preview(results[name])
         records.append(variant_record(name, variant, ideal_s, list(bench.get_values()), probe))
         benches.append(bench)
         if progress is not None:
@@ -172,7 +179,10 @@ def run_scenario(
         "latency_s": latency_s,
         "workload": scenario.constants(workload),
         "machine": {"cores": machine.cores, "cpu_s": dict(machine.cpu_s)},
-        "results_equal": all(r == first for r in results.values()),
+        # null where the variants differ on purpose (scenario.equal_results is False)
+        "results_equal": (
+            all(r == first for r in results.values()) if scenario.equal_results else None
+        ),
         "variants": records,
     }
     return entry, benches

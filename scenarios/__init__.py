@@ -6,7 +6,20 @@ import importlib
 
 from scenarios.core import Context, Machine, Scenario, Variant, from_module
 
-NAMES: tuple[str, ...] = ("sequential_vs_gather",)
+NAMES: tuple[str, ...] = (
+    "sequential_vs_gather",
+    "await_in_loop",
+    "blocking_cpu",
+    "large_json",
+    "batching",
+    "offloading",
+    "combinators",
+    "timeouts",
+    "error_handling",
+    "debounce_throttle",
+    "ordering",
+    "connections",
+)
 
 __all__ = ["NAMES", "Context", "Machine", "Scenario", "Variant", "all_scenarios", "load"]
 

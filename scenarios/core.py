@@ -20,10 +20,11 @@ from collections.abc import Awaitable, Callable, Mapping
 from concurrent.futures import Executor
 from dataclasses import dataclass, field
 from types import ModuleType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode
 
-import aiohttp
+if TYPE_CHECKING:  # only annotations need aiohttp: the ordering puzzles run on a bare stdlib
+    import aiohttp
 
 
 @dataclass(frozen=True)

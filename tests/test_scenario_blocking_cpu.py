@@ -1,0 +1,59 @@
+"""CPU work on the loop stalls it; chunking bounds the stall; the model's CPU function composes."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+import scenarios
+from benchmarks.context import open_context
+from benchmarks.probes.lag import LoopLagProbe
+from mockserver import MockServer
+from scenarios import Context, Variant
+from scenarios.blocking_cpu import crunch
+
+SCENARIO = scenarios.load("blocking_cpu")
+
+
+@pytest.fixture(name="server", scope="module")
+def _server() -> Iterator[MockServer]:
+    with MockServer() as server:
+        yield server
+
+
+async def max_lag_ms(variant: Variant, ctx: Context) -> float:
+    """The worst loop lag while ``variant`` runs (a stall in its last step counts too)."""
+    async with LoopLagProbe() as probe:
+        await variant.run(ctx)
+    return probe.summary()["max_ms"]
+
+
+def test_crunch_chunks_compose() -> None:
+    """Folding the rounds in chunks gives the checksum of folding them in one go."""
+    whole = crunch(7, 0, 10_000)
+    assert crunch(crunch(7, 0, 3_333), 3_333, 10_000) == whole
+
+
+@pytest.mark.asyncio
+async def test_on_loop_lags_at_least_five_times_more_than_chunked(server: MockServer) -> None:
+    """CPU work on the loop shows a max loop lag at least 5x that of the chunked variant."""
+    async with open_context(server.url, SCENARIO.latency, SCENARIO.workload) as ctx:
+        await SCENARIO.variants["chunked"].run(ctx)  # warm: connections are open
+        on_loop = await max_lag_ms(SCENARIO.variants["on_loop"], ctx)
+        chunked = await max_lag_ms(SCENARIO.variants["chunked"], ctx)
+    assert on_loop >= 5 * chunked, f"on_loop {on_loop:.1f} ms vs chunked {chunked:.1f} ms"
+
+
+@pytest.mark.asyncio
+async def test_on_loop_delays_the_concurrent_requests_by_the_cpu_work(server: MockServer) -> None:
+    """Requests started before on-loop CPU work finish at least one job's time late; chunked not."""
+    cpu_job_ms = SCENARIO.calibrate(SCENARIO.workload)["cpu_job"] * 1000
+    async with open_context(server.url, SCENARIO.latency, SCENARIO.workload) as ctx:
+        await SCENARIO.variants["chunked"].run(ctx)
+        await SCENARIO.variants["on_loop"].run(ctx)
+        on_loop = ctx.observations["concurrent_request_delay_ms"]
+        await SCENARIO.variants["chunked"].run(ctx)
+        chunked = ctx.observations["concurrent_request_delay_ms"]
+    assert on_loop >= SCENARIO.workload.cpu_jobs * cpu_job_ms * 0.8
+    assert on_loop >= 3 * chunked, f"on_loop {on_loop:.1f} ms vs chunked {chunked:.1f} ms"

@@ -1,0 +1,68 @@
+"""Threads fix blocking I/O, processes fix CPU work, and the labels state the real worker counts."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import time
+from collections.abc import Iterator
+
+import pytest
+
+import scenarios
+from benchmarks import context
+from benchmarks.context import open_context
+from mockserver import MockServer
+from scenarios import Context, offloading
+
+SCENARIO = scenarios.load("offloading")
+CPU_ONLY = dataclasses.replace(SCENARIO.workload, blocking_calls=0)
+IO_ONLY = dataclasses.replace(SCENARIO.workload, blocking_calls=8, cpu_jobs=0)
+CORES = os.cpu_count() or 1
+
+
+@pytest.fixture(name="server", scope="module")
+def _server() -> Iterator[MockServer]:
+    with MockServer() as server:
+        yield server
+
+
+async def best_times(rounds: int, variants: list[str], ctx: Context) -> dict[str, float]:
+    """The fastest of ``rounds`` warm calls per variant, interleaved so all see the same load."""
+    best = dict.fromkeys(variants, float("inf"))
+    for name in variants:
+        await SCENARIO.variants[name].run(ctx)  # warm: pool workers started, modules imported
+    for _ in range(rounds):
+        for name in variants:
+            start = time.perf_counter()
+            await SCENARIO.variants[name].run(ctx)
+            best[name] = min(best[name], time.perf_counter() - start)
+    return best
+
+
+def test_worker_counts_match_the_lab_executors() -> None:
+    """The worker counts in the labels and models are the ones benchmarks.context really builds."""
+    assert offloading.THREAD_POOL_WORKERS == context.THREAD_WORKERS
+    assert offloading.CORES == context.PROCESS_WORKERS
+
+
+@pytest.mark.asyncio
+@pytest.mark.skipif(CORES < 2, reason="processes only beat threads with two or more cores")
+async def test_process_pool_beats_threads_for_cpu_work(server: MockServer) -> None:
+    """Given two idle cores, CPU jobs finish at least 1.25x faster in processes than in threads."""
+    if os.getloadavg()[0] > CORES:
+        # Other work already keeps every core busy: there is no spare core for a second process.
+        pytest.skip(f"no idle core to run in parallel on: load average {os.getloadavg()[0]:.1f}")
+    async with open_context(server.url, SCENARIO.latency, CPU_ONLY) as ctx:
+        best = await best_times(5, ["thread_pool", "process_pool"], ctx)
+    threads, processes = best["thread_pool"], best["process_pool"]
+    assert threads >= 1.25 * processes, f"threads {threads:.3f} s vs processes {processes:.3f} s"
+
+
+@pytest.mark.asyncio
+async def test_threads_beat_the_loop_for_blocking_io(server: MockServer) -> None:
+    """Blocking calls finish at least 3x faster over the thread pool than one by one on the loop."""
+    async with open_context(server.url, SCENARIO.latency, IO_ONLY) as ctx:
+        best = await best_times(1, ["on_loop", "thread_pool"], ctx)
+    on_loop, threads = best["on_loop"], best["thread_pool"]
+    assert on_loop >= 3 * threads, f"on_loop {on_loop:.3f} s vs threads {threads:.3f} s"

@@ -1,0 +1,98 @@
+"""Timeouts turn a hang into a bounded failure; retries with backoff turn it into the answer."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+import scenarios
+from benchmarks.context import open_context
+from mockserver import MockServer
+from scenarios import timeouts
+
+SCENARIO = scenarios.load("timeouts")
+
+
+@pytest.fixture(name="server", scope="module")
+def _server() -> Iterator[MockServer]:
+    with MockServer() as server:
+        yield server
+
+
+async def run_timed(server: MockServer, name: str) -> tuple[float, Any, dict[str, float]]:
+    """Run one variant with the TINY workload: (seconds, result, observations)."""
+    async with open_context(server.url, SCENARIO.latency, SCENARIO.tiny) as ctx:
+        start = time.perf_counter()
+        result = await SCENARIO.variants[name].run(ctx)
+        return time.perf_counter() - start, result, dict(ctx.observations)
+
+
+@pytest.mark.asyncio
+async def test_no_timeout_would_hang_and_only_the_guard_ends_it(server: MockServer) -> None:
+    """Without a timeout the hung request never answers: the variant ends at its guard."""
+    elapsed, result, observed = await run_timed(server, "no_timeout")
+    assert result == {"user": None, "attempts": 1, "outcome": "would hang"}
+    assert observed["would_hang"] == 1
+    guard_s = SCENARIO.tiny.guard_ms / 1000
+    assert 0.95 < elapsed / guard_s < 2.0
+
+
+@pytest.mark.asyncio
+async def test_a_timeout_turns_the_hang_into_a_fast_failure(server: MockServer) -> None:
+    """asyncio.timeout gives up after TIMEOUT_MS, well before the no-timeout guard (ideal 3.75x)."""
+    hang_s, _, _ = await run_timed(server, "no_timeout")
+    timeout_s, result, _ = await run_timed(server, "timeout_no_retry")
+    assert result == {"user": None, "attempts": 1, "outcome": "timed out"}
+    assert hang_s / timeout_s > 2.0
+
+
+@pytest.mark.asyncio
+async def test_the_hung_request_is_abandoned_on_the_server(server: MockServer) -> None:
+    """When the timeout fires, the client drops the connection and the server's hang ends."""
+    async with open_context(server.url, SCENARIO.latency, SCENARIO.tiny) as ctx:
+        await SCENARIO.variants["timeout_no_retry"].run(ctx)
+        # Still inside the session: only the timeout's cancellation can have ended the request.
+        deadline = time.monotonic() + 0.5
+        while (in_flight := (await asyncio.to_thread(server.stats))["in_flight"]) and (
+            time.monotonic() < deadline
+        ):
+            await asyncio.sleep(0.01)
+    assert in_flight == 0
+
+
+@pytest.mark.asyncio
+async def test_retrying_variants_get_the_user_on_the_fourth_attempt(server: MockServer) -> None:
+    """wait_for and asyncio.timeout, each with backoff, get past hang, 500 and 429 to the user."""
+    await asyncio.to_thread(server.reset_stats)
+    _, by_wait_for, observed = await run_timed(server, "wait_for_retry")
+    _, by_timeout, _ = await run_timed(server, "timeout_retry")
+    assert by_wait_for == by_timeout
+    assert by_timeout["user"]["id"] == SCENARIO.tiny.user_id
+    assert by_timeout["attempts"] == len(timeouts.SCRIPT) + 1
+    assert (await asyncio.to_thread(server.stats))["total_requests"] == 2 * (
+        len(timeouts.SCRIPT) + 1
+    )
+    w = SCENARIO.tiny
+    backoffs = sum(w.backoff_ms / 1000 * 2**i for i in range(len(timeouts.SCRIPT)))
+    assert observed["backoff_s"] == pytest.approx(backoffs)
+
+
+@pytest.mark.asyncio
+async def test_429_carries_retry_after_into_the_retry_policy(server: MockServer) -> None:
+    """The rate-limited attempt raises RateLimited with the server's Retry-After seconds."""
+    async with open_context(server.url, SCENARIO.latency, SCENARIO.tiny) as ctx:
+        ratelimited = next(i for i, f in enumerate(timeouts.SCRIPT) if "ratelimit" in f)
+        with pytest.raises(timeouts.RateLimited) as caught:
+            await timeouts._attempt(ctx, ratelimited)
+    assert caught.value.retry_after_s == timeouts.SCRIPT[ratelimited]["ratelimit"]
+
+
+def test_retry_ideal_adds_timeout_backoffs_and_one_latency_per_retry() -> None:
+    """The retry ideal is the first attempt's timeout, the doubling backoffs and three latencies."""
+    w = SCENARIO.workload
+    ideal = SCENARIO.variants["timeout_retry"].ideal(w, 0.02, scenarios.Machine())
+    assert ideal == pytest.approx(0.2 + (0.025 + 0.05 + 0.1) + 3 * 0.02)

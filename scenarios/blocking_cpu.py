@@ -161,7 +161,7 @@ def _one_core_overlapped(w: Workload, latency_s: float, machine: Machine) -> flo
 
 def _all_cores_overlapped(w: Workload, latency_s: float, machine: Machine) -> float:
     # The lab's process pool has one worker per core: min(jobs, cores) jobs run at once.
-    waves = math.ceil(w.cpu_jobs / min(w.cpu_jobs, machine.cores))
+    waves = math.ceil(w.cpu_jobs / max(1, min(w.cpu_jobs, machine.cores)))
     return max(waves * machine.cpu_s["cpu_job"], latency_s)
 
 

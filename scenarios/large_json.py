@@ -179,8 +179,8 @@ def calibrate(w: Workload) -> dict[str, float]:
             "transfer": min(_loopback_transfer_s(body) for _ in range(3)),
             "json_parse": cpu_seconds(lambda: json.loads(body)),
             "orjson_parse": cpu_seconds(lambda: orjson.loads(body)),
-            "pickle_roundtrip": cpu_seconds(lambda: pickle.dumps(records), runs=1)
-            + cpu_seconds(lambda: pickle.loads(pickled), runs=1),
+            "pickle_roundtrip": cpu_seconds(lambda: pickle.dumps(records))
+            + cpu_seconds(lambda: pickle.loads(pickled)),
         }
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
 
 import pytest
 
@@ -29,6 +29,11 @@ async def max_lag_ms(variant: Variant, ctx: Context) -> float:
     return probe.summary()["max_ms"]
 
 
+async def best_of_three(measure: Callable[[], Awaitable[float]]) -> float:
+    """The lowest of three measurements: one OS preemption of this process is not the variant's."""
+    return min([await measure() for _ in range(3)])
+
+
 def test_crunch_chunks_compose() -> None:
     """Folding the rounds in chunks gives the checksum of folding them in one go."""
     whole = crunch(7, 0, 10_000)
@@ -38,22 +43,26 @@ def test_crunch_chunks_compose() -> None:
 @pytest.mark.asyncio
 async def test_on_loop_lags_at_least_five_times_more_than_chunked(server: MockServer) -> None:
     """CPU work on the loop shows a max loop lag at least 5x that of the chunked variant."""
+    chunked_variant = SCENARIO.variants["chunked"]
     async with open_context(server.url, SCENARIO.latency, SCENARIO.workload) as ctx:
-        await SCENARIO.variants["chunked"].run(ctx)  # warm: connections are open
+        await chunked_variant.run(ctx)  # warm: connections are open
         on_loop = await max_lag_ms(SCENARIO.variants["on_loop"], ctx)
-        chunked = await max_lag_ms(SCENARIO.variants["chunked"], ctx)
+        chunked = await best_of_three(lambda: max_lag_ms(chunked_variant, ctx))
     assert on_loop >= 5 * chunked, f"on_loop {on_loop:.1f} ms vs chunked {chunked:.1f} ms"
 
 
 @pytest.mark.asyncio
 async def test_on_loop_delays_the_concurrent_requests_by_the_cpu_work(server: MockServer) -> None:
-    """Requests started before on-loop CPU work finish at least one job's time late; chunked not."""
-    cpu_job_ms = SCENARIO.calibrate(SCENARIO.workload)["cpu_job"] * 1000
+    """Requests started before on-loop CPU work end about the work's CPU time late; chunked not."""
+    cpu_ms = SCENARIO.workload.cpu_jobs * SCENARIO.calibrate(SCENARIO.workload)["cpu_job"] * 1000
+
+    async def delay_ms(variant: str) -> float:
+        await SCENARIO.variants[variant].run(ctx)
+        return ctx.observations["concurrent_request_delay_ms"]
+
     async with open_context(server.url, SCENARIO.latency, SCENARIO.workload) as ctx:
-        await SCENARIO.variants["chunked"].run(ctx)
-        await SCENARIO.variants["on_loop"].run(ctx)
-        on_loop = ctx.observations["concurrent_request_delay_ms"]
-        await SCENARIO.variants["chunked"].run(ctx)
-        chunked = ctx.observations["concurrent_request_delay_ms"]
-    assert on_loop >= SCENARIO.workload.cpu_jobs * cpu_job_ms * 0.8
+        await delay_ms("chunked")  # warm: connections are open
+        on_loop = await delay_ms("on_loop")
+        chunked = await best_of_three(lambda: delay_ms("chunked"))
+    assert on_loop >= 0.8 * cpu_ms, f"on_loop {on_loop:.1f} ms vs CPU work {cpu_ms:.1f} ms"
     assert on_loop >= 3 * chunked, f"on_loop {on_loop:.1f} ms vs chunked {chunked:.1f} ms"

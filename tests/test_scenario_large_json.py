@@ -1,4 +1,4 @@
-"""Parsing a large body on the loop stalls it; parsing and summarising in a child process not."""
+"""A large parse stalls the loop when run on the loop or in a thread, but not in a child process."""
 
 from __future__ import annotations
 
@@ -47,7 +47,8 @@ async def test_on_loop_parse_stalls_the_loop_far_longer_than_the_process_pool(
         pool = SCENARIO.variants["process_pool_summary"]
         await pool.run(ctx)  # warm: the workers are started and have imported the scenario
         on_loop = await max_lag_ms(SCENARIO.variants["on_loop"], ctx)
-        in_pool = await max_lag_ms(pool, ctx)
+        # Best of three: one OS preemption of this process is not the variant's stall.
+        in_pool = min([await max_lag_ms(pool, ctx) for _ in range(3)])
     assert on_loop >= 5 * in_pool, f"on_loop {on_loop:.1f} ms vs process pool {in_pool:.1f} ms"
 
 

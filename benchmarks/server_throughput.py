@@ -1,0 +1,314 @@
+"""How fast is the mock server? Requests/s of ``/users/1`` (no latency) vs a bare aiohttp handler.
+
+Both servers run as their own processes, started the same way (``mockserver.launcher``), and are
+measured in one run, interleaved (A B, then B A, ...) so machine drift hits both alike. The client
+is this process: CONCURRENCY keep-alive connections, each sending the next request as soon as the
+previous answer is in. It speaks minimal HTTP/1.1 over asyncio protocols rather than using
+aiohttp's client, because the aiohttp client costs about as much CPU per request as the server and
+would cap both figures at its own speed, hiding the server's cost. Prints per-round figures and
+the median of the per-round ratios mock/bare; the target is >= 0.90.
+Usage: ``python -m benchmarks.server_throughput [--rounds 6] [--seconds 2]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import statistics
+import sys
+import time
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from rich.console import Console
+from rich.table import Table
+
+from mockserver.launcher import MockServer, ServerProcess
+
+PATH = "/users/1"
+CONCURRENCY = 32
+ROUNDS = 6
+SECONDS = 2.0
+SLICES = 10  # per round and server: short alternating slices see the same machine load
+WARMUP_S = 0.5
+MAX_ROUNDS = 20
+MAX_SECONDS = 10.0
+TARGET = 0.90
+
+
+class _KeepAlive(asyncio.Protocol):
+    """One keep-alive connection: while a slice runs, each response triggers the next request."""
+
+    def __init__(self, request: bytes) -> None:
+        self.request = request
+        self.buffer = b""
+        self.responses = 0
+        self.errors = 0
+        self.stop_at = 0.0
+        self.idle: asyncio.Future[None] | None = None
+        self.transport: asyncio.Transport | None = None
+        self.loop = asyncio.get_running_loop()
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.Transport)
+        self.transport = transport
+
+    def run_until(self, stop_at: float) -> asyncio.Future[None]:
+        """Start sending; the returned future completes with the first response after stop_at."""
+        assert self.transport is not None
+        self.stop_at = stop_at
+        self.idle = self.loop.create_future()
+        self.transport.write(self.request)
+        return self.idle
+
+    def data_received(self, data: bytes) -> None:
+        self.buffer += data
+        while (end := self.buffer.find(b"\r\n\r\n")) >= 0:
+            head = self.buffer[:end].lower()
+            start = head.find(b"content-length:") + len(b"content-length:")
+            stop = head.find(b"\r\n", start)
+            total = end + 4 + int(head[start : stop if stop >= 0 else end])
+            if len(self.buffer) < total:
+                return
+            if not self.buffer.startswith(b"HTTP/1.1 200"):
+                self.errors += 1
+            self.buffer = self.buffer[total:]
+            self.responses += 1
+            assert self.transport is not None
+            assert self.idle is not None
+            if self.loop.time() < self.stop_at:
+                self.transport.write(self.request)
+            elif not self.idle.done():
+                self.idle.set_result(None)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if self.idle is not None and not self.idle.done():
+            self.idle.set_exception(ConnectionError(f"server closed the connection: {exc}"))
+
+
+class Client:
+    """CONCURRENCY keep-alive connections to one server, driven in timed slices."""
+
+    def __init__(self, url: str) -> None:
+        parts = urlsplit(url)
+        self.host, self.port = parts.hostname or "127.0.0.1", parts.port or 80
+        self.request = f"GET {PATH} HTTP/1.1\r\nHost: {self.host}:{self.port}\r\n\r\n".encode()
+        self.conns: list[_KeepAlive] = []
+
+    async def connect(self) -> None:
+        """Open the connections (outside any timed slice)."""
+        loop = asyncio.get_running_loop()
+        for _ in range(CONCURRENCY):
+            _, proto = await loop.create_connection(
+                lambda: _KeepAlive(self.request), self.host, self.port
+            )
+            self.conns.append(proto)
+
+    async def slice(self, seconds: float) -> tuple[int, float]:
+        """Keep every connection busy for ``seconds``; return (responses, elapsed seconds)."""
+        before = sum(c.responses for c in self.conns)
+        loop = asyncio.get_running_loop()
+        start = time.perf_counter()
+        stop_at = loop.time() + seconds
+        await asyncio.wait_for(asyncio.gather(*(c.run_until(stop_at) for c in self.conns)), 30)
+        elapsed = time.perf_counter() - start
+        if errors := sum(c.errors for c in self.conns):
+            raise RuntimeError(f"{errors} responses were not 200 from {self.host}:{self.port}")
+        return sum(c.responses for c in self.conns) - before, elapsed
+
+    def close(self) -> None:
+        """Close every connection."""
+        for conn in self.conns:
+            if conn.transport is not None:
+                conn.transport.close()
+
+
+def cpu_seconds(pid: int | None) -> float | None:
+    """User + system CPU seconds a process has used so far (Linux /proc), None elsewhere."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except (OSError, IndexError):
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+@dataclass
+class Side:
+    """One server's share of a round: requests, wall seconds, CPU seconds, per-slice rates."""
+
+    client: Client
+    pid: int | None
+    responses: int = 0
+    elapsed: float = 0.0
+    cpu: float | None = 0.0
+    rates: list[float] = field(default_factory=list)
+
+    async def slice(self, seconds: float) -> None:
+        """Run one slice and add it to the round's totals."""
+        before = cpu_seconds(self.pid)
+        n, elapsed = await self.client.slice(seconds)
+        after = cpu_seconds(self.pid)
+        self.responses += n
+        self.elapsed += elapsed
+        self.rates.append(n / elapsed)
+        if self.cpu is not None and before is not None and after is not None:
+            self.cpu += after - before
+        else:
+            self.cpu = None
+
+    @property
+    def rps(self) -> float:
+        return self.responses / self.elapsed
+
+    @property
+    def cpu_us_per_request(self) -> float | None:
+        return None if self.cpu is None else self.cpu / self.responses * 1e6
+
+
+@dataclass
+class Round:
+    """Both servers over one round; ``ratio`` is the median of the slice-pair ratios."""
+
+    mock: Side
+    bare: Side
+
+    @property
+    def ratio(self) -> float:
+        return statistics.median(
+            m / b for m, b in zip(self.mock.rates, self.bare.rates, strict=True)
+        )
+
+
+async def run_rounds(
+    mock: ServerProcess, bare: ServerProcess, rounds: int, seconds: float
+) -> AsyncIterator[Round]:
+    """Yield one Round per round; each interleaves SLICES short slices of mock and bare."""
+    mock_client, bare_client = Client(mock.url), Client(bare.url)
+    try:
+        await mock_client.connect()
+        await bare_client.connect()
+        await mock_client.slice(WARMUP_S)
+        await bare_client.slice(WARMUP_S)
+        for _ in range(rounds):
+            result = Round(Side(mock_client, mock.pid), Side(bare_client, bare.pid))
+            for k in range(SLICES):
+                # Alternate who goes first, so a trend in the machine's load hits both alike.
+                pair = (result.mock, result.bare) if k % 2 == 0 else (result.bare, result.mock)
+                for side in pair:
+                    await side.slice(seconds / SLICES)
+            yield result
+    finally:
+        mock_client.close()
+        bare_client.close()
+
+
+def pin(mock_pid: int | None, bare_pid: int | None) -> str:
+    """Client on one CPU, both servers on another, where the OS allows; say what was done.
+
+    Unpinned, the scheduler may put one server beside the client and the other across: two
+    identical servers then differ by 30% in req/s. Pinned, both see the same placement.
+    """
+    if not hasattr(os, "sched_setaffinity"):
+        return "not pinned (no sched_setaffinity here)"
+    cpus = sorted(os.sched_getaffinity(0))
+    if len(cpus) < 2 or mock_pid is None or bare_pid is None:
+        return "not pinned (fewer than 2 CPUs)"
+    client_cpu, server_cpu = cpus[0], cpus[1]
+    os.sched_setaffinity(0, {client_cpu})
+    for pid in (mock_pid, bare_pid):
+        for task in Path(f"/proc/{pid}/task").iterdir():  # every thread, not just the main one
+            os.sched_setaffinity(int(task.name), {server_cpu})
+    return f"client pinned to CPU {client_cpu}, both servers to CPU {server_cpu}"
+
+
+def _us(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:.0f}"
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the interleaved rounds, print the table and the median ratio; 0 if measured."""
+    parser = argparse.ArgumentParser(
+        prog="python -m benchmarks.server_throughput",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--rounds", type=int, default=ROUNDS, help=f"1..{MAX_ROUNDS} (default 6)")
+    parser.add_argument(
+        "--seconds", type=float, default=SECONDS, help=f"per server per round, 0.5..{MAX_SECONDS}"
+    )
+    args = parser.parse_args(argv)
+    if not 1 <= args.rounds <= MAX_ROUNDS:
+        parser.error(f"--rounds {args.rounds} is out of range (allowed: 1..{MAX_ROUNDS})")
+    if not 0.5 <= args.seconds <= MAX_SECONDS:
+        parser.error(f"--seconds {args.seconds} is out of range (allowed: 0.5..{MAX_SECONDS})")
+    bare_argv = [sys.executable, "-m", "benchmarks._bare_server", "--watch-stdin"]
+    console = Console()
+    table = Table(
+        title=f"GET {PATH}: mock server vs bare aiohttp handler, {CONCURRENCY} keep-alive "
+        f"connections, no latency, {SLICES} alternating slices per round"
+    )
+    columns = (
+        "round",
+        "mock req/s",
+        "bare req/s",
+        "mock/bare",
+        "mock CPU µs/req",
+        "bare CPU µs/req",
+    )
+    for column in columns:
+        table.add_column(column, justify="right")
+    rounds: list[Round] = []
+
+    async def collect(mock: ServerProcess, bare: ServerProcess) -> None:
+        async for result in run_rounds(mock, bare, args.rounds, args.seconds):
+            rounds.append(result)
+            table.add_row(
+                str(len(rounds)),
+                f"{result.mock.rps:,.0f}",
+                f"{result.bare.rps:,.0f}",
+                f"{result.ratio:.3f}",
+                _us(result.mock.cpu_us_per_request),
+                _us(result.bare.cpu_us_per_request),
+            )
+
+    affinity = os.sched_getaffinity(0) if hasattr(os, "sched_getaffinity") else None
+    with MockServer(latency="0ms") as mock, ServerProcess(bare_argv, name="bare") as bare:
+        try:
+            placement = pin(mock.pid, bare.pid)
+            asyncio.run(collect(mock, bare))
+        finally:
+            if affinity is not None:
+                os.sched_setaffinity(0, affinity)
+    ratio = statistics.median(r.ratio for r in rounds)
+    cpu = [(r.mock.cpu_us_per_request, r.bare.cpu_us_per_request) for r in rounds]
+    mock_cpu = statistics.median(m for m, _ in cpu) if all(m for m, _ in cpu) else None
+    bare_cpu = statistics.median(b for _, b in cpu) if all(b for _, b in cpu) else None
+    table.add_row(
+        "median",
+        f"{statistics.median(r.mock.rps for r in rounds):,.0f}",
+        f"{statistics.median(r.bare.rps for r in rounds):,.0f}",
+        f"{ratio:.3f}",
+        _us(mock_cpu),
+        _us(bare_cpu),
+        style="bold",
+    )
+    console.print(table)
+    console.print(placement)
+    verdict = "meets" if ratio >= TARGET else "misses"
+    console.print(
+        f"throughput ratio mock/bare (median of rounds): {ratio:.3f}, "
+        f"{verdict} the target >= {TARGET}"
+    )
+    if mock_cpu and bare_cpu:
+        console.print(
+            f"server CPU per request, bare/mock: {bare_cpu / mock_cpu:.3f} "
+            "(steadier than req/s on a shared machine)"
+        )
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

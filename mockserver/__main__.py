@@ -1,0 +1,97 @@
+"""``python -m mockserver``: the command line. Bad input costs one line on stderr and exit 2."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+from typing import NoReturn
+
+from mockserver.app import make_app
+from mockserver.faults import MAX_SEED
+from mockserver.latency import ALLOWED_FORMS, parse_latency
+from mockserver.limits import raise_open_files_limit
+from mockserver.server import ListenError, serve
+
+LOOPBACK = {"127.0.0.1": "127.0.0.1", "localhost": "127.0.0.1"}
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:
+        # One line naming the bad value and what is allowed; argparse would print usage first.
+        self.exit(2, f"mockserver: error: {message}\n")
+
+
+def _host(text: str) -> str:
+    if text not in LOOPBACK:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not loopback; the mock API binds loopback only (allowed: 127.0.0.1, "
+            "localhost)"
+        )
+    return LOOPBACK[text]
+
+
+def _port(text: str) -> int:
+    if not (text.isascii() and text.isdigit()) or int(text) > 65535:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not a port (allowed: 0..65535, 0 = any free)"
+        )
+    return int(text)
+
+
+def _latency(text: str) -> str:
+    try:
+        parse_latency(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+    return text
+
+
+def _seed(text: str) -> int:
+    if not (text.isascii() and text.isdigit()) or int(text) > MAX_SEED:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a seed (allowed: integers 0..2**63-1)")
+    return int(text)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The CLI's parser; the help ends with an example, like every command of the lab."""
+    parser = _Parser(
+        prog="python -m mockserver",
+        description="Serve the lab's fake API on loopback with injected latency and faults.",
+        epilog=(
+            f"latency SPEC forms: {ALLOWED_FORMS}. "
+            "Example: python -m mockserver --port 8080 --latency lognormal:p50=40ms,p99=200ms "
+            "--seed 1"
+        ),
+    )
+    parser.add_argument("--host", type=_host, default="127.0.0.1", help="127.0.0.1 (default)")
+    parser.add_argument("--port", type=_port, default=0, help="port; 0 (default) picks a free one")
+    parser.add_argument(
+        "--latency", type=_latency, default="0ms", help="default latency SPEC (default 0ms)"
+    )
+    parser.add_argument("--seed", type=_seed, default=None, help="seed of the latency/fail streams")
+    parser.add_argument(
+        "--watch-stdin",
+        action="store_true",
+        help="exit when stdin reaches EOF (the launcher uses it: no orphan if the parent dies)",
+    )
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Parse the command line and serve until SIGTERM/SIGINT; 0 on a clean stop."""
+    args = build_parser().parse_args(argv)
+    raise_open_files_limit()
+    app = make_app(args.latency, args.seed)
+    try:
+        asyncio.run(serve(app, args.host, args.port, watch_stdin=args.watch_stdin))
+    except ListenError as exc:
+        print(f"mockserver: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:  # Ctrl-C before the signal handlers were in place
+        return 0
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,350 @@
+"""The mock API as an aiohttp Application: routes, the per-request envelope, and /stats.
+
+Every counted request goes through one envelope (``_envelope``) instead of middleware, because
+aiohttp middleware costs a call chain per request and the envelope must stay close to a bare
+handler's speed (``python -m benchmarks.server_throughput``). The envelope, in order: count the
+request, read its controls (only when it has a query string or a control header), run the
+endpoint (which validates its own parameters, so a 400 comes back at once), hang if asked, inject
+the delay, then answer: a fault, or the body (dripped if asked).
+
+Every response carries ``X-Injected-Delay-Ms`` (the delay injected, in ms) and
+``X-In-Flight-At-Arrival`` (counted requests in flight when it arrived, itself included; for the
+uncounted /health, /stats and 404 it is the count it found). Run it with ``python -m mockserver``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import json
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from aiohttp import web
+
+from mockserver import fakedata
+from mockserver.faults import (
+    NO_CONTROLS,
+    Controls,
+    FailStreams,
+    drip_body,
+    hang_forever,
+    parse_controls,
+    reset_connection,
+)
+from mockserver.latency import SamplerCache, parse_latency
+from mockserver.params import BadParameter, integer, number
+from mockserver.stats import Stats
+from mockserver.work import WorkPool, burn_cpu
+
+MAX_ID = 999_999_999
+MAX_BATCH = 1000
+MAX_QUERY_CHARS = 200
+MAX_LARGE_MB = 64
+MAX_ASYNC_SLEEP_MS = 60_000
+MAX_BLOCKING_MS = 10_000  # blocking the loop longer would also stall shutdown
+
+JSON = "application/json"
+_encode = json.JSONEncoder(separators=(",", ":")).encode
+
+Payload = Any  # a JSON-able value, or bytes already encoded
+# Endpoints that only compute are plain functions: a coroutine per request would cost time.
+Endpoint = Callable[["MockApi", web.Request], Payload | Awaitable[Payload]]
+
+
+class MockApi:
+    """The server's state: default latency, seeded streams, stats, the large-body cache, a pool."""
+
+    def __init__(self, latency: str = "0ms", seed: int | None = None) -> None:
+        self.default_latency = parse_latency(latency)
+        self.seed = seed
+        self.samplers = SamplerCache(seed)
+        self.fails = FailStreams(seed)
+        self.stats = Stats(ROUTES)
+        self.large = fakedata.LargeJson()
+        self.pool = WorkPool()
+
+    def delay_for(self, controls: Controls) -> float:
+        """The delay for one request (its spec or the default), added to the stats total."""
+        spec = controls.latency or self.default_latency
+        if spec.kind == "fixed":
+            delay = spec.a
+        else:
+            delay = self.samplers.sampler(spec, controls.seed).sample()
+        self.stats.injected_delay_s += delay
+        return delay
+
+    def reset(self) -> None:
+        """Start a new window: zero the stats and restart the seeded streams."""
+        self.stats.reset()
+        self.samplers.reset()
+        self.fails.reset()
+
+
+API_KEY = web.AppKey("mockserver.api", MockApi)
+
+
+def _ms_header(delay: float) -> str:
+    return f"{delay * 1000:.3f}".rstrip("0").rstrip(".") if delay else "0"
+
+
+def _json_response(payload: Any, status: int, headers: dict[str, str]) -> web.Response:
+    """A JSON response; ``headers`` already carry the content type and the two X- headers."""
+    return web.Response(body=_encode(payload).encode(), status=status, headers=headers)
+
+
+def _fault(controls: Controls, api: MockApi, headers: dict[str, str]) -> web.Response | None:
+    """The error response the controls ask for, or None to send the real body."""
+    if controls.status is not None:
+        body = {"error": f"injected status {controls.status}", "fault": "status"}
+        return _json_response(body, controls.status, headers)
+    if controls.retry_after is not None:
+        headers["Retry-After"] = str(controls.retry_after)
+        return _json_response({"error": "injected rate limit", "fault": "ratelimit"}, 429, headers)
+    if api.fails.fails(controls.fail, controls.seed):
+        return _json_response({"error": "injected failure", "fault": "fail"}, 500, headers)
+    return None
+
+
+def _has_control_header(raw_headers: tuple[tuple[bytes, bytes], ...]) -> bool:
+    # Every control header starts with X-: one prefix test per header beats 8 dict lookups.
+    return any(name[:2] in (b"X-", b"x-") for name, _ in raw_headers)
+
+
+def _body(payload: Payload) -> bytes:
+    return payload if isinstance(payload, bytes) else _encode(payload).encode()
+
+
+def _envelope(api: MockApi, route: str, endpoint: Endpoint) -> Callable[..., Awaitable[Any]]:
+    """Wrap ``endpoint`` with counting, controls, delay and faults (see the module docstring)."""
+    stats = api.stats
+    is_async = inspect.iscoroutinefunction(endpoint)
+    nothing_to_inject = api.default_latency.is_zero
+
+    async def handle(request: web.Request) -> web.StreamResponse:
+        at_arrival = stats.arrive(route)
+        try:
+            headers = {
+                "Content-Type": JSON,
+                "X-Injected-Delay-Ms": "0",
+                "X-In-Flight-At-Arrival": str(at_arrival),
+            }
+            controls = NO_CONTROLS
+            try:
+                if request.query_string or _has_control_header(request.raw_headers):
+                    controls = parse_controls(request.query, request.headers)
+                payload = endpoint(api, request)
+                if is_async:
+                    payload = await payload
+            except BadParameter as exc:
+                return _json_response(exc.as_json(), 400, headers)
+            if controls is NO_CONTROLS and nothing_to_inject:
+                return web.Response(body=_body(payload), headers=headers)  # the hot path
+            return await _deliver(api, request, controls, payload, headers)
+        finally:
+            stats.depart()
+
+    return handle
+
+
+async def _deliver(
+    api: MockApi,
+    request: web.Request,
+    controls: Controls,
+    payload: Payload,
+    headers: dict[str, str],
+) -> web.StreamResponse:
+    """Hang, delay, then answer with a fault or the body (dripped when asked)."""
+    if controls.hang:
+        await hang_forever()
+    delay = api.delay_for(controls)
+    if delay:
+        headers["X-Injected-Delay-Ms"] = _ms_header(delay)
+        await asyncio.sleep(delay)
+    if controls.reset:
+        reset_connection(request)
+        return web.Response(status=500, headers=headers)  # never reaches the client
+    response = _fault(controls, api, headers)
+    if controls.drip is None:
+        return response or web.Response(body=_body(payload), headers=headers)
+    if response is None:
+        stream = web.StreamResponse(headers=headers)
+        return await drip_body(request, stream, _body(payload), controls.drip)
+    assert isinstance(response.body, bytes)
+    stream = web.StreamResponse(status=response.status, headers=response.headers)
+    return await drip_body(request, stream, response.body, controls.drip)
+
+
+# --- endpoints: validate their parameters, do their work, return the payload ----------------
+
+
+def _id(request: web.Request) -> int:
+    raw = request.match_info["id"]
+    if raw.isascii() and raw.isdigit() and len(raw) < 10:  # the common case, read cheaply
+        return int(raw)
+    return integer("id", raw, 0, MAX_ID)
+
+
+def user(api: MockApi, request: web.Request) -> Payload:
+    """One user."""
+    return fakedata.user(_id(request))
+
+
+def user_posts(api: MockApi, request: web.Request) -> Payload:
+    """A user's posts."""
+    return fakedata.posts(_id(request))
+
+
+def post_comments(api: MockApi, request: web.Request) -> Payload:
+    """A post's comments."""
+    return fakedata.comments(_id(request))
+
+
+def users_batch(api: MockApi, request: web.Request) -> Payload:
+    """Many users in one request, in the order asked: the same objects as /users/{id}."""
+    allowed = f"1..{MAX_BATCH} comma-separated integers 0..{MAX_ID}, e.g. ids=1,2,3"
+    raw = request.query.get("ids")
+    if not raw:
+        raise BadParameter("ids", "ids is required", allowed)
+    parts = raw.split(",")
+    if len(parts) > MAX_BATCH:
+        raise BadParameter("ids", f"ids has {len(parts)} entries, above the cap", allowed)
+    ids = []
+    for part in parts:
+        try:
+            value = int(part)
+        except ValueError:
+            raise BadParameter("ids", f"ids entry {part!r} is not an integer", allowed) from None
+        if not 0 <= value <= MAX_ID:
+            raise BadParameter("ids", f"ids entry {value} is out of range", allowed)
+        ids.append(value)
+    return [fakedata.user(i) for i in ids]
+
+
+def search(api: MockApi, request: web.Request) -> Payload:
+    """Users whose name contains ``q`` (the debounce scenario types into it)."""
+    q = request.query.get("q")
+    allowed = f"a string of at most {MAX_QUERY_CHARS} characters (may be empty)"
+    if q is None:
+        raise BadParameter("q", "q is required", allowed)
+    if len(q) > MAX_QUERY_CHARS:
+        raise BadParameter("q", f"q has {len(q)} characters, above the cap", allowed)
+    return fakedata.search(q)
+
+
+async def large_json(api: MockApi, request: web.Request) -> Payload:
+    """About ``mb`` MiB of records, identical for the same ``mb``, built once and cached."""
+    allowed = f"a number of MiB, 0 < mb <= {MAX_LARGE_MB} (e.g. 0.5, 8)"
+    mb = number("mb", request.query.get("mb"), 0.0, MAX_LARGE_MB, allowed)
+    if mb <= 0:
+        raise BadParameter("mb", f"mb {mb:g} is not above 0", allowed)
+    return await api.large.get(round(mb * fakedata.MIB))
+
+
+def _work_ms(request: web.Request, high: int) -> float:
+    return number("ms", request.query.get("ms"), 0, high, f"milliseconds 0..{high}")
+
+
+def _work_result(ms: float) -> dict[str, Any]:
+    # The same body for every kind of work, so client variants that use different kinds compare.
+    return {"work_ms": int(ms) if ms.is_integer() else ms}
+
+
+async def work_async_sleep(api: MockApi, request: web.Request) -> Payload:
+    """Wait ``ms`` without blocking: the loop serves others meanwhile."""
+    ms = _work_ms(request, MAX_ASYNC_SLEEP_MS)
+    await asyncio.sleep(ms / 1000)
+    return _work_result(ms)
+
+
+async def work_blocking_sleep(api: MockApi, request: web.Request) -> Payload:
+    """Block the whole loop for ``ms`` with time.sleep, on purpose: the anti-pattern."""
+    ms = _work_ms(request, MAX_BLOCKING_MS)
+    time.sleep(ms / 1000)
+    return _work_result(ms)
+
+
+async def work_cpu(api: MockApi, request: web.Request) -> Payload:
+    """Burn ``ms`` of CPU on the loop: every other request waits for it."""
+    ms = _work_ms(request, MAX_BLOCKING_MS)
+    burn_cpu(ms)
+    return _work_result(ms)
+
+
+async def work_cpu_offloaded(api: MockApi, request: web.Request) -> Payload:
+    """Burn ``ms`` of CPU in a worker process: the loop stays free."""
+    ms = _work_ms(request, MAX_BLOCKING_MS)
+    await asyncio.get_running_loop().run_in_executor(api.pool.get(), burn_cpu, ms)
+    return _work_result(ms)
+
+
+ROUTES: dict[str, Endpoint] = {
+    "/users/{id}": user,
+    "/users/{id}/posts": user_posts,
+    "/posts/{id}/comments": post_comments,
+    "/users": users_batch,
+    "/search": search,
+    "/large.json": large_json,
+    "/work/async-sleep": work_async_sleep,
+    "/work/blocking-sleep": work_blocking_sleep,
+    "/work/cpu": work_cpu,
+    "/work/cpu-offloaded": work_cpu_offloaded,
+}
+"""Counted routes by path template; the template is the route's name in /stats."""
+
+
+# --- uncounted routes -------------------------------------------------------------------------
+
+
+def _plain_headers(api: MockApi) -> dict[str, str]:
+    return {
+        "Content-Type": JSON,
+        "X-Injected-Delay-Ms": "0",
+        "X-In-Flight-At-Arrival": str(api.stats.in_flight),
+    }
+
+
+async def health(request: web.Request) -> web.Response:
+    """Readiness and liveness: always 200, never delayed or faulted, not counted."""
+    return _json_response({"status": "ok"}, 200, _plain_headers(request.app[API_KEY]))
+
+
+async def get_stats(request: web.Request) -> web.Response:
+    """The counters since the last reset (see ``mockserver.stats``)."""
+    api = request.app[API_KEY]
+    return _json_response(api.stats.as_json(), 200, _plain_headers(api))
+
+
+async def reset_stats(request: web.Request) -> web.Response:
+    """Start a new window: zero the counters and restart the seeded streams; returns the zeros."""
+    api = request.app[API_KEY]
+    api.reset()
+    return _json_response(api.stats.as_json(), 200, _plain_headers(api))
+
+
+async def not_found(request: web.Request) -> web.Response:
+    """Unknown paths get a JSON 404 listing the routes, with the usual headers."""
+    api = request.app[API_KEY]
+    routes = ["/health", "/stats", *ROUTES]
+    body = {"error": f"no route for {request.method} {request.path}", "routes": routes}
+    return _json_response(body, 404, _plain_headers(api))
+
+
+async def _close_pool(app: web.Application) -> None:
+    app[API_KEY].pool.close()
+
+
+def make_app(latency: str = "0ms", seed: int | None = None) -> web.Application:
+    """Build the mock API with a default latency SPEC and seed (ValueError on a bad SPEC)."""
+    api = MockApi(latency, seed)
+    app = web.Application()
+    app[API_KEY] = api
+    app.router.add_get("/health", health)
+    app.router.add_get("/stats", get_stats)
+    app.router.add_post("/stats/reset", reset_stats)
+    for route, endpoint in ROUTES.items():
+        app.router.add_get(route, _envelope(api, route, endpoint), name=None)
+    app.router.add_route("*", "/{tail:.*}", not_found)
+    app.on_cleanup.append(_close_pool)
+    return app

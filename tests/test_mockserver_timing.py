@@ -1,0 +1,121 @@
+"""Timing from a real client: injected latency lands where asked, concurrency is what was sent."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import gc
+import os
+import statistics
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import aiohttp
+import pytest
+
+from mockserver import MockServer, raise_open_files_limit
+
+LATENCY_S = 0.050
+P99_BOUND_S = LATENCY_S + 0.0015
+REQUESTS = 60
+ATTEMPTS = 3
+
+
+@contextlib.contextmanager
+def realtime_priority(pid: int | None) -> Iterator[bool]:
+    """Run this thread and the server at SCHED_FIFO 1 where the OS allows it; yield whether it did.
+
+    A 2-core machine shared with other test runs delays wake-ups by milliseconds; the bound under
+    test is about what the server injects, so both ends are shielded from that while measuring.
+    """
+    if not hasattr(os, "sched_setscheduler") or pid is None:
+        yield False
+        return
+    threads = [int(t.name) for t in Path(f"/proc/{pid}/task").iterdir()]
+    try:
+        for tid in (0, *threads):
+            os.sched_setscheduler(tid, os.SCHED_FIFO, os.sched_param(1))
+    except PermissionError:
+        yield False
+        return
+    try:
+        yield True
+    finally:
+        for tid in (0, *threads):
+            with contextlib.suppress(OSError):
+                os.sched_setscheduler(tid, os.SCHED_OTHER, os.sched_param(0))
+
+
+async def sequential_latencies(url: str, n: int) -> list[float]:
+    """Client-side seconds of ``n`` GETs, one after another on one warm keep-alive connection."""
+    async with aiohttp.ClientSession() as http:
+        for _ in range(5):  # warm the connection and both code paths
+            async with http.get(url) as resp:
+                await resp.read()
+        values = []
+        gc.disable()  # a collection in the client is not the server's latency
+        try:
+            for _ in range(n):
+                start = time.perf_counter()
+                async with http.get(url) as resp:
+                    await resp.read()
+                values.append(time.perf_counter() - start)
+        finally:
+            gc.enable()
+        return values
+
+
+@pytest.mark.asyncio
+async def test_fixed_latency_is_observed_within_1_5_ms_at_p99() -> None:
+    """A fixed 50 ms delay is seen by the client as at least 50 ms and at most 51.5 ms at p99."""
+    p99s = []
+    async with MockServer(latency="50ms") as server:
+        with realtime_priority(server.pid):
+            # Noise from other tenants only ever adds time, so the best of a few runs is the fair
+            # reading of the server; the bound itself is never relaxed.
+            for _ in range(ATTEMPTS):
+                values = await sequential_latencies(f"{server.url}/users/1", REQUESTS)
+                assert min(values) >= LATENCY_S
+                p99s.append(statistics.quantiles(values, n=100, method="inclusive")[98])
+                if p99s[-1] <= P99_BOUND_S:
+                    break
+    assert min(p99s) <= P99_BOUND_S, f"p99 per run: {[f'{p * 1e3:.2f} ms' for p in p99s]}"
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize(("n", "latency"), [(10, "300ms"), (100, "500ms"), (1000, "2s")])
+async def test_n_concurrent_requests_give_max_in_flight_n(n: int, latency: str) -> None:
+    """N requests sent at once are all in flight together: the server's max_in_flight is N."""
+    raise_open_files_limit()
+    async with MockServer(latency=latency) as server:
+        connector = aiohttp.TCPConnector(limit=0)
+        async with aiohttp.ClientSession(connector=connector) as http:
+
+            async def one(i: int) -> int:
+                async with http.get(f"{server.url}/users/{i}") as resp:
+                    assert resp.status == 200
+                    await resp.read()
+                    return int(resp.headers["X-In-Flight-At-Arrival"])
+
+            at_arrival = await asyncio.gather(*(one(i) for i in range(n)))
+        stats = server.stats()
+    assert stats["max_in_flight"] == n
+    assert max(at_arrival) == n
+    assert stats["requests"]["/users/{id}"] == n
+    assert stats["in_flight"] == 0
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize("n", [10, 100])
+async def test_n_sequential_requests_give_max_in_flight_1(
+    mock_server: MockServer, http: aiohttp.ClientSession, n: int
+) -> None:
+    """N requests awaited one after another never overlap: max_in_flight is 1."""
+    mock_server.reset_stats()
+    for i in range(n):
+        async with http.get(f"{mock_server.url}/users/{i}?latency=1ms") as resp:
+            await resp.read()
+            assert resp.headers["X-In-Flight-At-Arrival"] == "1"
+    stats = mock_server.stats()
+    assert (stats["max_in_flight"], stats["total_requests"]) == (1, n)

@@ -1,7 +1,9 @@
-"""The single instrumented run of a variant: loop lag, request spans, server concurrency.
+"""The single instrumented run of a variant: loop lag, callbacks, blocking lines, request spans,
+server concurrency.
 
 Kept apart from the timed pyperf runs so instruments never slow what is timed. The variant is
-run once to warm up (connections, server caches, executor processes), then once under probes.
+run once to warm up (connections, server caches, executor processes), then once inside a
+``ProbeSession``. Asyncio debug mode is never switched on.
 """
 
 from __future__ import annotations
@@ -10,8 +12,8 @@ import time
 from typing import Any, Protocol
 
 from benchmarks.context import open_context
-from benchmarks.probes.lag import LoopLagProbe
-from benchmarks.probes.requests import RequestTracer
+from benchmarks.probes.overhead import calibrate, estimate
+from benchmarks.probes.session import ProbeSession
 from scenarios import Variant
 
 
@@ -21,34 +23,45 @@ class StatsSource(Protocol):
 
 
 async def probe_variant(
-    variant: Variant, base_url: str, latency: str, workload: Any, server: StatsSource
+    variant: Variant,
+    base_url: str,
+    latency: str,
+    workload: Any,
+    server: StatsSource,
+    *,
+    session: ProbeSession | None = None,
 ) -> tuple[dict[str, Any], Any]:
-    """Run ``variant`` once warm and once under probes; return (probe record, its result)."""
-    tracer = RequestTracer()
-    async with open_context(base_url, latency, workload, trace_configs=[tracer.config]) as ctx:
+    """Run ``variant`` once warm and once under probes; return (probe record, its result).
+
+    Pass ``session`` to keep the ProbeSession (``trace`` turns it into a Chrome trace).
+    """
+    probes = session if session is not None else ProbeSession()
+    costs = await calibrate()
+    async with open_context(
+        base_url, latency, workload, trace_configs=[probes.requests.config]
+    ) as ctx:
         await variant.run(ctx)
         ctx.observations.clear()
         server.reset_stats()
-        tracer.reset()
-        lag = LoopLagProbe()
-        lag.start()
-        start = time.perf_counter()
-        try:
-            result = await variant.run(ctx)
-        finally:
-            wall = time.perf_counter() - start
-            lag.stop()
+        async with probes:
+            start = time.perf_counter()
+            try:
+                result = await variant.run(ctx)
+            finally:
+                wall = time.perf_counter() - start
         stats = server.stats()
         probe = {
             "wall_s": wall,
-            "loop_lag": lag.summary(),
+            "loop_lag": probes.lag.summary(),
             "server": {
                 "max_in_flight": stats["max_in_flight"],
                 "requests": stats["total_requests"],
                 "injected_delay_s": stats["injected_delay_s"],
             },
-            "requests": tracer.finished_spans(),
-            "blocking": [],
+            "requests": probes.request_spans(),
+            "blocking": probes.blocking(),
+            "callbacks": probes.callback_timeline(),
+            "overhead": estimate(probes, wall, costs),
             "observations": dict(ctx.observations),
         }
         return probe, result

@@ -1,7 +1,14 @@
-"""Measurement profiles: how many pyperf worker processes, values and warmups a run spends."""
+"""Measurement profiles: how many pyperf worker processes, values and warmups a run spends.
+
+A slow variant (a second per call) cannot get as many values as a fast one in the same wall
+time, so each profile has a time budget per variant: values per process shrink for slow
+variants down to ``min_values``, never below. Processes are never cut: spreading values over
+fresh processes is what makes pyperf's numbers trustworthy.
+"""
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 
@@ -14,32 +21,65 @@ class Profile:
     values: int
     warmups: int
     min_time: float
+    variant_budget_s: float
+    min_values: int = 2
     tiny_workload: bool = False
 
-    def pyperf_args(self) -> list[str]:
-        """The pyperf command-line options this profile stands for."""
-        return [
+    def values_for(self, call_s: float) -> int:
+        """Values per process for a variant whose one call takes about ``call_s`` seconds."""
+        calls_in_budget = self.variant_budget_s / (self.processes * max(call_s, self.min_time))
+        fitting = math.floor(calls_in_budget) - self.warmups
+        return max(self.min_values, min(self.values, fitting))
+
+    def pyperf_args(self, call_s: float = 0.0) -> list[str]:
+        """pyperf options for a variant whose call takes about ``call_s`` (0: unknown, calibrate)."""
+        args = [
             f"--processes={self.processes}",
-            f"--values={self.values}",
+            f"--values={self.values_for(call_s)}",
             f"--warmups={self.warmups}",
             f"--min-time={self.min_time}",
         ]
+        if call_s >= self.min_time:
+            args.append("--loops=1")  # one call already fills a value: skip calibration
+        return args
 
     def as_dict(self) -> dict[str, object]:
         """The settings as recorded in the results file."""
         return {
             "processes": self.processes,
             "values": self.values,
+            "min_values": self.min_values,
             "warmups": self.warmups,
             "min_time": self.min_time,
+            "variant_budget_s": self.variant_budget_s,
             "tiny_workload": self.tiny_workload,
         }
 
 
 PROFILES: dict[str, Profile] = {
     # tiny: smoke tests only, with each scenario's TINY workload.
-    "tiny": Profile("tiny", processes=1, values=2, warmups=1, min_time=0.01, tiny_workload=True),
-    "quick": Profile("quick", processes=1, values=4, warmups=1, min_time=0.05),
-    "default": Profile("default", processes=2, values=4, warmups=1, min_time=0.1),
-    "rigorous": Profile("rigorous", processes=6, values=5, warmups=1, min_time=0.2),
+    "tiny": Profile(
+        "tiny",
+        processes=1,
+        values=2,
+        warmups=1,
+        min_time=0.01,
+        variant_budget_s=0.5,
+        tiny_workload=True,
+    ),
+    "quick": Profile(
+        "quick", processes=1, values=4, warmups=1, min_time=0.05, variant_budget_s=1.5
+    ),
+    "default": Profile(
+        "default", processes=2, values=4, warmups=1, min_time=0.1, variant_budget_s=4.0
+    ),
+    "rigorous": Profile(
+        "rigorous",
+        processes=6,
+        values=5,
+        warmups=1,
+        min_time=0.2,
+        variant_budget_s=60.0,
+        min_values=3,
+    ),
 }

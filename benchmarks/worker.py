@@ -18,10 +18,6 @@ from typing import Any
 
 import pyperf
 
-import scenarios
-from benchmarks.context import open_context
-from benchmarks.loops import new_event_loop
-
 OUR_ARGS = ("scenario", "variant", "base_url", "latency", "workload", "loop")
 
 
@@ -29,6 +25,11 @@ class WarmVariant:
     """One loop and one Context per worker, built lazily so the pyperf master builds none."""
 
     def __init__(self, args: argparse.Namespace) -> None:
+        # Imported here, not at the top: the pyperf master process never needs them.
+        import scenarios
+        from benchmarks.context import open_context
+        from benchmarks.loops import new_event_loop
+
         scenario = scenarios.load(args.scenario)
         workload = type(scenario.workload)(**json.loads(args.workload))
         self.run = scenario.variants[args.variant].run

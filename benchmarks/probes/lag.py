@@ -2,6 +2,8 @@
 
 Each tick schedules the next with ``call_at``; the lag is how far past its due time a tick runs.
 A callback that hogs the loop shows up as one long lag. Works on any loop (asyncio, uvloop).
+``last_tick`` doubles as the loop's heartbeat: the watchdog reads it to tell a stalled loop on
+uvloop, where callbacks cannot be timed one by one.
 """
 
 from __future__ import annotations
@@ -20,16 +22,17 @@ class LoopLagProbe:
 
     def __init__(self, interval_s: float = DEFAULT_INTERVAL_S) -> None:
         self.interval_s = interval_s
-        self.samples: list[tuple[float, float]] = []  # (t since start in s, lag in s)
+        self.samples: list[tuple[float, float]] = []  # (t since t0 in s, lag in s)
+        self.t0 = 0.0  # perf_counter() origin of the sample times
+        self.last_tick = 0.0  # perf_counter() of the newest tick: the heartbeat
         self._handle: asyncio.TimerHandle | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
-        self._t0 = 0.0
         self._due = 0.0
 
     def start(self) -> None:
         """Begin sampling on the running loop."""
         self._loop = asyncio.get_running_loop()
-        self._t0 = time.perf_counter()
+        self.t0 = self.last_tick = time.perf_counter()
         self._due = self._loop.time() + self.interval_s
         self._handle = self._loop.call_at(self._due, self._tick)
 
@@ -38,11 +41,19 @@ class LoopLagProbe:
         if self._handle is not None:
             self._handle.cancel()
             self._handle = None
+            # A tick already due but not yet run still counts: the loop may be stuck in the
+            # very step that stops the probe, and that stall would otherwise be lost.
+            assert self._loop is not None
+            now = self._loop.time()
+            if now > self._due:
+                self.last_tick = time.perf_counter()
+                self.samples.append((self.last_tick - self.t0, now - self._due))
 
     def _tick(self) -> None:
         assert self._loop is not None
         now = self._loop.time()
-        self.samples.append((time.perf_counter() - self._t0, max(0.0, now - self._due)))
+        self.last_tick = time.perf_counter()
+        self.samples.append((self.last_tick - self.t0, max(0.0, now - self._due)))
         self._due = now + self.interval_s
         self._handle = self._loop.call_at(self._due, self._tick)
 

@@ -1,14 +1,23 @@
 """Request spans from aiohttp's TraceConfig: when each request started, waited, connected and ended.
 
 Phases (seconds): ``pool_wait`` (queued for a connector slot), ``dns``, ``connect`` (new
-connection, DNS included), ``ttfb`` (request sent until response headers: the server's time plus
-the network), ``body`` (headers until the last body chunk). A reused keep-alive connection has no
-connect phase at all, which is how connection reuse becomes visible.
+connection), ``send`` (until the request headers are out), ``ttfb`` (request sent until response
+headers: the server's time plus the network), ``body`` (headers until the body was read). Each
+phase runs from one milestone to the next one present, so the phases of a request add up to
+exactly its duration. A reused keep-alive connection has no connect phase at all, which is how
+connection reuse becomes visible.
+
+What TraceConfig cannot see: the body phase ends when ``read()``/``text()``/``json()`` finish
+(aiohttp reports no chunk event for ``resp.content`` streaming, so a streamed body ends the span
+at its headers), and sessions created without our TraceConfig are invisible;
+``trace_new_sessions`` hands it to every ``aiohttp.ClientSession`` created while it is active.
 """
 
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from types import SimpleNamespace
 from typing import Any
 from urllib.parse import urlsplit
@@ -31,8 +40,9 @@ class RequestTracer:
         self.config.on_dns_resolvehost_start.append(self._mark("dns_start"))
         self.config.on_dns_resolvehost_end.append(self._mark("dns_end"))
         self.config.on_request_headers_sent.append(self._mark("headers_sent"))
+        self.config.on_request_redirect.append(self._on_request_redirect)
         self.config.on_request_end.append(self._on_request_end)
-        self.config.on_response_chunk_received.append(self._mark("last_chunk"))
+        self.config.on_response_chunk_received.append(self._on_chunk)
         self.config.on_request_exception.append(self._on_request_exception)
 
     def reset(self) -> None:
@@ -45,34 +55,45 @@ class RequestTracer:
 
     def _mark(self, name: str):
         async def handler(session: Any, ctx: SimpleNamespace, params: Any) -> None:
-            setattr(ctx, name, self._now())
-            if name == "last_chunk" and getattr(ctx, "span", None) is not None:
-                ctx.span["marks"]["last_chunk"] = ctx.last_chunk
+            ctx.marks[name] = self._now()
 
         return handler
 
     async def _on_request_start(self, session: Any, ctx: SimpleNamespace, params: Any) -> None:
         ctx.start = self._now()
+        ctx.marks = {}
         ctx.method = params.method
         ctx.path = urlsplit(str(params.url)).path
         ctx.span = None
 
+    async def _on_request_redirect(self, session: Any, ctx: SimpleNamespace, params: Any) -> None:
+        # One span per hop: the redirect response ends this one, the next hop starts afresh.
+        now = self._now()
+        ctx.marks["headers_received"] = now
+        self._record(ctx, params.response.status, now)
+        ctx.start, ctx.marks = now, {}
+        ctx.path = urlsplit(str(params.response.headers.get("Location", ctx.path))).path
+
     async def _on_request_end(self, session: Any, ctx: SimpleNamespace, params: Any) -> None:
-        ctx.headers_received = self._now()
-        ctx.span = self._record(ctx, params.response.status, ctx.headers_received)
+        now = self._now()
+        ctx.marks["headers_received"] = now
+        ctx.span = self._record(ctx, params.response.status, now)
+
+    async def _on_chunk(self, session: Any, ctx: SimpleNamespace, params: Any) -> None:
+        if getattr(ctx, "span", None) is not None:
+            ctx.span["_marks"]["last_chunk"] = self._now()
 
     async def _on_request_exception(self, session: Any, ctx: SimpleNamespace, params: Any) -> None:
         self._record(ctx, None, self._now(), error=type(params.exception).__name__)
 
     def _record(self, ctx: SimpleNamespace, status: int | None, end: float, **extra: Any) -> dict:
-        marks = {k: v for k, v in vars(ctx).items() if isinstance(v, float)}
         span: dict[str, Any] = {
             "start_s": ctx.start,
             "end_s": end,
             "method": ctx.method,
             "path": ctx.path,
             "status": status,
-            "marks": marks,
+            "_marks": dict(ctx.marks),
             **extra,
         }
         self.spans.append(span)
@@ -82,11 +103,11 @@ class RequestTracer:
         """Spans with their phases, now that bodies have been read (the last chunk ends a span)."""
         done = []
         for span in sorted(self.spans, key=lambda s: s["start_s"]):
-            marks = span.pop("marks", None)
-            if marks is not None:
-                span["end_s"] = max(span["end_s"], marks.get("last_chunk", span["end_s"]))
-                span["phases"] = _phases(marks, span["start_s"], span["end_s"])
-            done.append(span)
+            marks = span["_marks"]
+            out = {k: v for k, v in span.items() if k != "_marks"}
+            out["end_s"] = max(span["end_s"], marks.get("last_chunk", span["end_s"]))
+            out["phases"] = _phases(marks, span["start_s"], out["end_s"])
+            done.append(out)
         return done
 
 
@@ -99,6 +120,7 @@ _MILESTONES = (
     ("send", "headers_sent"),
     ("ttfb", "headers_received"),
 )
+PHASES = (*(phase for phase, _ in _MILESTONES), "body")
 
 
 def _phases(marks: dict[str, float], start: float, end: float) -> dict[str, float]:
@@ -111,3 +133,36 @@ def _phases(marks: dict[str, float], start: float, end: float) -> dict[str, floa
             previous = at
     phases["body"] = max(0.0, end - previous)  # headers to last chunk (0 if no body)
     return phases
+
+
+class SessionCounter:
+    """How many aiohttp sessions ``trace_new_sessions`` handed the TraceConfig to."""
+
+    def __init__(self) -> None:
+        self.sessions = 0
+
+
+@contextmanager
+def trace_new_sessions(tracer: RequestTracer) -> Iterator[SessionCounter]:
+    """Append ``tracer.config`` to every ``aiohttp.ClientSession`` created inside the block.
+
+    aiohttp fixes a session's trace configs when it is created, so this patches
+    ``ClientSession.__init__`` (and always restores it): sessions made by the traced program see
+    our TraceConfig beside their own. Sessions created before the block stay invisible.
+    """
+    original = aiohttp.ClientSession.__init__
+    counter = SessionCounter()
+
+    def __init__(self: aiohttp.ClientSession, *args: Any, **kwargs: Any) -> None:
+        configs = list(kwargs.get("trace_configs") or ())
+        if tracer.config not in configs:
+            configs.append(tracer.config)
+        kwargs["trace_configs"] = configs
+        original(self, *args, **kwargs)
+        counter.sessions += 1
+
+    aiohttp.ClientSession.__init__ = __init__  # type: ignore[method-assign]
+    try:
+        yield counter
+    finally:
+        aiohttp.ClientSession.__init__ = original  # type: ignore[method-assign]

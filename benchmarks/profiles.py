@@ -68,7 +68,7 @@ PROFILES: dict[str, Profile] = {
         tiny_workload=True,
     ),
     "quick": Profile(
-        "quick", processes=1, values=4, warmups=1, min_time=0.05, variant_budget_s=1.5
+        "quick", processes=1, values=3, warmups=1, min_time=0.05, variant_budget_s=1.0
     ),
     "default": Profile(
         "default", processes=2, values=4, warmups=1, min_time=0.1, variant_budget_s=4.0

@@ -19,6 +19,7 @@ NAMES: tuple[str, ...] = (
     "debounce_throttle",
     "ordering",
     "connections",
+    "server_load",
 )
 
 __all__ = ["NAMES", "Context", "Machine", "Scenario", "Variant", "all_scenarios", "load"]

@@ -24,10 +24,10 @@ LESSON = (
     "ceil(N/K) latencies. as_completed yields results in completion order, not input order: "
     "keep the index with each result and reassemble."
 )
-LATENCY = "40ms"
+LATENCY = "20ms"
 
-ITEMS = 20  # the for loop: 20 x 40 ms = 0.8 s
-LIMIT = 5  # the Semaphore: 4 waves of 40 ms
+ITEMS = 20  # the for loop: 20 x 20 ms = 0.4 s
+LIMIT = 5  # the Semaphore: 4 waves of 20 ms
 
 
 @dataclass(frozen=True)

@@ -32,7 +32,7 @@ LESSON = (
     "1000 requests run as 10 waves. Size the limit for the concurrency you mean to have and "
     "keep the session for the life of the program."
 )
-LATENCY = "100ms"  # 10 waves of 100 ms with the default limit: one call stays near 1 s
+LATENCY = "50ms"  # 10 waves of 50 ms with the default limit: one call stays near 0.5 s
 
 REQUESTS = 1000
 AIOHTTP_DEFAULT_LIMIT = 100  # TCPConnector(limit=100): what a plain ClientSession() gets

@@ -26,12 +26,12 @@ LESSON = (
     "trailing edge included, so the final query always goes out within one window. Timers "
     "(call_later) and cancellation make both a few lines on the event loop."
 )
-LATENCY = "50ms"
+LATENCY = "30ms"
 
 QUERY = "grace hopper"
-KEY_INTERVAL_MS = 40  # the typist's pace: the scenario's input, not a stand-in for work
-DEBOUNCE_MS = 120  # the usual 300 ms, scaled down so one call stays short
-THROTTLE_MS = 100
+KEY_INTERVAL_MS = 25  # the typist's pace: the scenario's input, not a stand-in for work
+DEBOUNCE_MS = 75  # the usual 300 ms, scaled down so one call stays short
+THROTTLE_MS = 60
 
 
 @dataclass(frozen=True)

@@ -1,6 +1,6 @@
 """Offloading blocking work: on the loop vs to_thread vs a thread pool vs a process pool
 
-A job with two halves: 16 calls through a blocking HTTP client (``urllib.request``, standing for
+A job with two halves: 8 calls through a blocking HTTP client (``urllib.request``, standing for
 any synchronous driver or SDK) and 8 pure-Python CPU jobs. Each variant runs the blocking calls
 and then the CPU jobs with one offloading tool; the last one uses the right tool for each half:
 threads for the blocking calls, processes for the CPU jobs.
@@ -25,7 +25,7 @@ QUESTION = (
     "which executor makes each of them fast?"
 )
 LESSON = (
-    "A blocking call on the loop blocks everything, so 16 of them cost 16 latencies. Threads "
+    "A blocking call on the loop blocks everything, so 8 of them cost 8 latencies. Threads "
     "fix blocking I/O: a thread waiting on a socket releases the GIL, so T threads overlap T "
     "calls (ceil(N/T) latencies); asyncio.to_thread uses the loop's default executor, "
     "min(32, cores + 4) threads. Threads do not fix pure-Python CPU work: the GIL lets one "
@@ -36,7 +36,7 @@ LESSON = (
 )
 LATENCY = "40ms"
 
-BLOCKING_CALLS = 16  # urllib GETs, 40 ms each: 0.64 s on the loop, 0.08 s over 8 threads
+BLOCKING_CALLS = 8  # urllib GETs, 40 ms each: 0.32 s on the loop, 0.04 s over 8 threads
 CPU_JOBS = 8
 CPU_ROUNDS = 300_000  # about 25 ms of pure Python per job
 

@@ -92,12 +92,10 @@ def time_variant(
             f"--latency={latency}",
             f"--workload={json.dumps(scenario.constants(workload))}",
             f"--loop={config.loop}",
-            *profile.pyperf_args(),
+            *profile.pyperf_args(ideal_s),
             "--quiet",
             f"--output={out}",
         ]
-        if ideal_s >= profile.min_time:
-            cmd.append("--loops=1")  # one call already fills a value: skip pyperf's calibration run
         try:
             proc = subprocess.run(
                 cmd, cwd=REPO_ROOT, capture_output=True, text=True, timeout=WORKER_TIMEOUT_S

@@ -9,6 +9,7 @@ segments instead of being turned into HTML, so it can never smuggle markup.
 from __future__ import annotations
 
 import datetime as dt
+import json
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -22,7 +23,23 @@ from reports import charts, headline
 from reports.units import format_ms, format_percent, format_range, format_ratio, format_seconds
 
 TEMPLATES = Path(__file__).with_name("templates")
-MAX_BLOCKING_ROWS = 10  # per variant; a flood of slow callbacks is summarised, not listed
+MAX_BLOCKING_ROWS = 5  # per variant; a flood of slow callbacks is summarised, not listed
+# The probes' default threshold (benchmarks.probes.callbacks.DEFAULT_THRESHOLD_S, 20 ms): the
+# results file flags blocking callbacks but does not record the threshold it used.
+BLOCKING_THRESHOLD_MS = 20.0
+MIN_TIMELINE_S = 5e-6  # callback times are kept to the µs: a shorter run has nothing to draw
+MAX_RESULT_ITEMS = 20  # a returned list of up to this many short scalars reads as a sequence
+MAX_ITEM_CHARS = 60
+MAX_OBSERVATION_COLUMNS = 5  # more observation names than this: a row per name instead
+OVERHEAD_WARN_RATIO = 1.25  # full tracing slowing the probe run by this much deserves a word
+LOCATED = {
+    "sampled": ("sampled", "the watchdog thread saw this line running during the callback"),
+    "next-await": (
+        "next await",
+        "no sample landed (the callback held the GIL in C code): this is the await its task "
+        "reached next",
+    ),
+}
 
 Segment = tuple[str, str]  # (kind, text): kind is "text", "code" or "em"
 
@@ -57,6 +74,67 @@ class VariantView:
     why: str
     doc: str
     source: str
+    result: ResultView | None = None
+    overhead: str = ""
+    overhead_high: bool = False
+
+
+@dataclass(frozen=True)
+class ResultView:
+    """What a variant's probe run returned (``probe.result``, a JSON preview)."""
+
+    text: str  # pretty-printed JSON, or the preview as stored when it does not parse
+    compact: str  # the preview as stored: one line of JSON
+    items: list[str] | None  # a short list of scalars, read as a sequence (an order, say)
+    cut: bool  # the producer cut the preview short
+    same_as: str  # the label of an earlier variant that returned the same, or ""
+
+
+@dataclass(frozen=True)
+class BlockingRow:
+    """One callback that held the loop past the threshold."""
+
+    duration: str
+    task: str
+    function: str
+    where: str
+    inner: str  # a deeper library frame it was in, or ""
+    located: str
+    located_hint: str
+
+
+@dataclass(frozen=True)
+class BlockingGroup:
+    """A variant's longest blocking callbacks (``probe.blocking``)."""
+
+    label: str
+    anti_pattern: bool
+    color: str
+    rows: list[BlockingRow]
+    more: int  # further blocking callbacks not listed
+
+
+@dataclass(frozen=True)
+class ObservationRow:
+    """One variant's row of the observations table."""
+
+    label: str
+    anti_pattern: bool
+    color: str
+    values: list[str]
+
+
+@dataclass(frozen=True)
+class ObservationTable:
+    """``probe.observations`` of a scenario: variants x observation names.
+
+    A row per variant, a column per name; with more names than fit across the page the table
+    is transposed (a row per name). Names come with break points after underscores.
+    """
+
+    names: list[list[str]]  # each name split after its underscores
+    rows: list[ObservationRow]
+    transposed: bool
 
 
 @dataclass(frozen=True)
@@ -72,9 +150,12 @@ class ScenarioView:
     setup: list[tuple[str, str]]
     variants: list[VariantView]
     charts: list[Chart]
-    observations: tuple[list[str], list[tuple[str, list[str]]]]  # (variant labels, rows)
-    blocking: list[tuple[str, str, str, str]]
+    observations: ObservationTable | None
+    blocking: list[BlockingGroup]
     results_differ: bool
+    results_status: tuple[str, str]  # ("ok" | "warn" | "info" | "", sentence)
+    returned: list[tuple[VariantView, ResultView]]  # shown up front where results may differ
+    notes: list[str] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -89,6 +170,7 @@ class ReportView:
     generated: str
     source: str = ""
     notes: list[str] = field(default_factory=list)
+    max_blocking: int = MAX_BLOCKING_ROWS
 
 
 def inline_segments(text: str) -> list[Segment]:
@@ -133,12 +215,14 @@ def variant_views(
 ) -> list[VariantView]:
     """Formatted numbers of each variant, with its speed-up against the scenario's anti-pattern."""
     base = headline.baseline(variants)
+    results = result_views(variants)
     views = []
-    for variant, color in zip(variants, colors, strict=True):
+    for variant, color, result in zip(variants, colors, results, strict=True):
         stats, probe = variant["stats"], variant["probe"]
         lag = probe["loop_lag"]
         ratio = headline.speedup(base, variant) if base is not None else None
         budget, budget_detail, budget_ok = budget_status(variant)
+        overhead, overhead_high = overhead_text(probe.get("overhead"))
         views.append(
             VariantView(
                 name=variant["name"],
@@ -159,8 +243,72 @@ def variant_views(
                 why=variant["why"],
                 doc=variant["doc"],
                 source=variant["source"],
+                result=result,
+                overhead=overhead,
+                overhead_high=overhead_high,
             )
         )
+    return views
+
+
+def _added(ratio: Any) -> str:
+    """A probed/unprobed time ratio as the share of time the probe added: 1.003 -> "+0.3%"."""
+    if isinstance(ratio, bool) or not isinstance(ratio, int | float) or ratio <= 0:
+        return "–"
+    added = (ratio - 1) * 100
+    return f"{added:+.1f}%" if abs(added) < 10 else f"{added:+.0f}%"
+
+
+def overhead_text(overhead: Any) -> tuple[str, bool]:
+    """The probe run's estimated overhead (``probe.overhead``) in one line, and whether it is high.
+
+    The ratios are upper bounds on how much the instruments stretched the probe run (the timed
+    runs carry none), so a reader knows how far to trust its timeline and lag figures.
+    """
+    if not isinstance(overhead, Mapping):
+        return "", False
+    lag, full = overhead.get("lag_sampler_ratio"), overhead.get("full_tracing_ratio")
+    if lag is None and full is None:
+        return "", False
+    high = isinstance(full, int | float) and full >= OVERHEAD_WARN_RATIO
+    return f"lag sampler {_added(lag)}, full tracing {_added(full)}", high
+
+
+def _scalar_text(value: Any) -> str:
+    return value if isinstance(value, str) else json.dumps(value)
+
+
+def result_view(preview: Any, same_as: str = "") -> ResultView | None:
+    """A variant's returned value (``probe.result``, JSON text) as the page shows it."""
+    if not isinstance(preview, str):
+        return None
+    try:
+        value = json.loads(preview)
+    except ValueError:
+        return ResultView(preview, preview, None, preview.endswith("…"), same_as)
+    items = None
+    if (
+        isinstance(value, list)
+        and 0 < len(value) <= MAX_RESULT_ITEMS
+        and all(isinstance(x, str | int | float | bool) or x is None for x in value)
+        and all(len(_scalar_text(x)) <= MAX_ITEM_CHARS for x in value)
+    ):
+        items = [_scalar_text(x) for x in value]
+    text = json.dumps(value, indent=1, ensure_ascii=False)
+    pretty = text if len(text) <= 4 * len(preview) else preview
+    return ResultView(pretty, preview, items, False, same_as)
+
+
+def result_views(variants: Sequence[Mapping[str, Any]]) -> list[ResultView | None]:
+    """Each variant's returned value, naming the first earlier variant that returned the same."""
+    seen: dict[str, str] = {}
+    views = []
+    for v in variants:
+        preview = v["probe"].get("result")
+        same_as = seen.get(preview, "") if isinstance(preview, str) else ""
+        views.append(result_view(preview, same_as))
+        if isinstance(preview, str):
+            seen.setdefault(preview, v["label"])
     return views
 
 
@@ -181,8 +329,65 @@ def timings_of(variants: Sequence[Mapping[str, Any]], colors: Sequence[str]) -> 
     ]
 
 
-def scenario_charts(scenario: Mapping[str, Any], colors: Sequence[str], uid: str) -> list[Chart]:
-    """Bar chart, request timeline (if requests were made), lag chart (if lag matters)."""
+def loop_timeline(
+    variants: Sequence[Mapping[str, Any]], colors: Sequence[str], uid: str
+) -> tuple[Chart | None, str]:
+    """The loop-and-requests timeline of a scenario, or a note saying why there is none."""
+    lanes = [
+        charts.Lane(
+            label=v["label"],
+            requests=v["probe"]["requests"],
+            ideal=v["ideal_s"] or None,
+            note=f"server saw max {v['probe']['server']['max_in_flight']} in flight",
+            anti_pattern=v["anti_pattern"],
+            color=color,
+            callbacks=v["probe"].get("callbacks"),
+        )
+        for v, color in zip(variants, colors, strict=True)
+    ]
+    loop = any(lane.callbacks for lane in lanes)
+    requests = any(lane.requests for lane in lanes)
+    if not loop and not requests:
+        return None, ""
+    extent = charts.timeline_extent(lanes)
+    if extent < MIN_TIMELINE_S:
+        return None, (
+            f"Loop timeline: too short to draw (everything happened within "
+            f"{format_seconds(extent)})."
+        )
+    if not loop:
+        return Chart(
+            charts.timeline_chart(lanes, "Requests over time", uid=f"{uid}-requests"),
+            "One bar per HTTP request of one probe run, from start to last byte: awaited one "
+            "by one they form a staircase, started together they stack.",
+        ), ""
+    title = "The event loop and the requests over time" if requests else "The event loop over time"
+    caption = (
+        "What actually happens behind the scenes: one probe run per variant, all on one time "
+        "axis. The top row of each panel is the event loop: every callback it ran (dark; "
+        "callbacks closer than a pixel merge), and in red those that held it for "
+        f"{BLOCKING_THRESHOLD_MS:g} ms or more."
+    )
+    if requests:
+        caption += (
+            " Below it, one bar per HTTP request from start to last byte: awaited one by one "
+            "they form a staircase, started together they stack. A light red shade marks each "
+            "blocking stretch: meanwhile the loop could not start, read or finish any request."
+        )
+    svg = charts.timeline_chart(
+        lanes, title, uid=f"{uid}-timeline", blocking_ms=BLOCKING_THRESHOLD_MS
+    )
+    return Chart(svg, caption), ""
+
+
+def scenario_charts(
+    scenario: Mapping[str, Any], colors: Sequence[str], uid: str, notes: list[str] | None = None
+) -> list[Chart]:
+    """Bar chart, loop and request timeline (if anything was recorded), lag chart (if it matters).
+
+    Why a chart is missing (a run too short to draw) is appended to ``notes``.
+    """
+    notes = notes if notes is not None else []
     variants = scenario["variants"]
     timings = timings_of(variants, colors)
     result = [
@@ -191,25 +396,10 @@ def scenario_charts(scenario: Mapping[str, Any], colors: Sequence[str], uid: str
             "Bars are medians; whiskers p5–p95; dots every timed value; dashed the ideal time.",
         )
     ]
-    if any(v["probe"]["requests"] for v in variants):
-        lanes = [
-            charts.Lane(
-                label=v["label"],
-                requests=v["probe"]["requests"],
-                ideal=v["ideal_s"] or None,
-                note=f"server saw max {v['probe']['server']['max_in_flight']} in flight",
-                anti_pattern=v["anti_pattern"],
-                color=color,
-            )
-            for v, color in zip(variants, colors, strict=True)
-        ]
-        result.append(
-            Chart(
-                charts.timeline_chart(lanes, "Requests over time", uid=f"{uid}-requests"),
-                "One bar per HTTP request of one probe run, from start to last byte: awaited one "
-                "by one they form a staircase, started together they stack.",
-            )
-        )
+    timeline, note = loop_timeline(variants, colors, uid)
+    if timeline is not None:
+        result.append(timeline)
+    notes.extend([note] if note else [])
     if headline.lag_matters(variants):
         traces = [
             charts.LagTrace(
@@ -233,39 +423,94 @@ def scenario_charts(scenario: Mapping[str, Any], colors: Sequence[str], uid: str
 
 
 def observation_table(
-    variants: Sequence[Mapping[str, Any]],
-) -> tuple[list[str], list[tuple[str, list[str]]]]:
-    """Scenario-specific figures (``probe.observations``): a row per name, a column per variant."""
+    variants: Sequence[Mapping[str, Any]], colors: Sequence[str]
+) -> ObservationTable | None:
+    """Scenario-specific figures (``probe.observations``) of every variant, or None if none."""
     names: list[str] = []
     for v in variants:
-        names += [k for k in v["probe"].get("observations", {}) if k not in names]
+        names += [k for k in v["probe"].get("observations") or {} if k not in names]
     if not names:
-        return [], []
+        return None
     rows = [
-        (name, [_number(v["probe"]["observations"].get(name, "–")) for v in variants])
-        for name in names
+        ObservationRow(
+            label=v["label"],
+            anti_pattern=v["anti_pattern"],
+            color=color,
+            values=[_number((v["probe"].get("observations") or {}).get(n, "–")) for n in names],
+        )
+        for v, color in zip(variants, colors, strict=True)
     ]
-    return [v["label"] for v in variants], rows
+    return ObservationTable(
+        names=[re.split(r"(?<=_)", name) for name in names],
+        rows=rows,
+        transposed=len(names) > MAX_OBSERVATION_COLUMNS,
+    )
 
 
-def blocking_rows(variants: Sequence[Mapping[str, Any]]) -> list[tuple[str, str, str, str]]:
-    """Callbacks that held the loop past the threshold: variant, duration, task, where."""
-    rows = []
-    for v in variants:
-        entries = v["probe"].get("blocking") or []
-        for entry in entries[:MAX_BLOCKING_ROWS]:
-            duration = entry.get("duration_ms")
-            rows.append(
-                (
-                    v["label"],
-                    format_ms(duration) if isinstance(duration, int | float) else "–",
-                    str(entry.get("task", "–")),
-                    str(entry.get("where", "–")),
-                )
+def _text(value: Any) -> str:
+    return "–" if value is None or value == "" else str(value)
+
+
+def _duration_ms(entry: Mapping[str, Any]) -> float:
+    value = entry.get("duration_ms")
+    return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else 0.0
+
+
+def blocking_row(entry: Mapping[str, Any]) -> BlockingRow:
+    """One ``probe.blocking`` entry, formatted; missing fields read as a dash."""
+    duration = entry.get("duration_ms")
+    watchdog = entry.get("source") == "watchdog"  # uvloop: a gap in the lag heartbeat
+    how = entry.get("located")
+    located, hint = LOCATED.get(how, (_text(how), "")) if isinstance(how, str) else ("", "")
+    # No task: the callback probe knows a plain callback ran; the watchdog just saw no task.
+    no_task = "–" if watchdog else "plain callback"
+    approx = "≈ " if watchdog else ""
+    return BlockingRow(
+        duration=approx + format_ms(duration) if isinstance(duration, int | float) else "–",
+        task=str(entry["task"]) if entry.get("task") else no_task,
+        function=_text(entry.get("function")),
+        where=_text(entry.get("where")),
+        inner=str(entry.get("inner") or ""),
+        located=located or "not located",
+        located_hint=hint,
+    )
+
+
+def blocking_groups(
+    variants: Sequence[Mapping[str, Any]], colors: Sequence[str]
+) -> list[BlockingGroup]:
+    """Each variant's longest callbacks that held the loop past the threshold (top 5)."""
+    groups = []
+    for v, color in zip(variants, colors, strict=True):
+        entries = [e for e in v["probe"].get("blocking") or [] if isinstance(e, Mapping)]
+        if not entries:
+            continue
+        entries.sort(key=lambda e: -_duration_ms(e))
+        groups.append(
+            BlockingGroup(
+                label=v["label"],
+                anti_pattern=v["anti_pattern"],
+                color=color,
+                rows=[blocking_row(e) for e in entries[:MAX_BLOCKING_ROWS]],
+                more=max(len(entries) - MAX_BLOCKING_ROWS, 0),
             )
-        if len(entries) > MAX_BLOCKING_ROWS:
-            rows.append((v["label"], "", f"… {len(entries) - MAX_BLOCKING_ROWS} more", ""))
-    return rows
+        )
+    return groups
+
+
+def results_status(scenario: Mapping[str, Any]) -> tuple[str, str]:
+    """Whether the variants returned equal results (``results_equal``), as a class and sentence."""
+    if "results_equal" not in scenario:
+        return "", ""
+    equal = scenario["results_equal"]
+    if equal is True:
+        return "ok", "All variants returned equal results."
+    if equal is False:
+        return "warn", (
+            "RESULTS DIFFER: these variants should return equal results but did not; "
+            "see what each returned below."
+        )
+    return "info", "Variants differ on purpose: what each returned is part of the lesson."
 
 
 def scenario_view(index: int, scenario: Mapping[str, Any]) -> ScenarioView:
@@ -284,6 +529,12 @@ def scenario_view(index: int, scenario: Mapping[str, Any]) -> ScenarioView:
         ("workload", workload or "–"),
         ("machine", f"{machine.get('cores', '?')} cores" + (f"; calibrated {cpu}" if cpu else "")),
     ]
+    views = variant_views(variants, colors)
+    notes: list[str] = []
+    chart_list = scenario_charts(scenario, colors, anchor, notes)
+    returned = []
+    if scenario.get("results_equal") is not True:
+        returned = [(view, view.result) for view in views if view.result is not None]
     return ScenarioView(
         anchor=anchor,
         name=scenario["name"],
@@ -292,11 +543,14 @@ def scenario_view(index: int, scenario: Mapping[str, Any]) -> ScenarioView:
         lesson=inline_segments(scenario["lesson"]),
         headline=headline.headline(variants),
         setup=setup,
-        variants=variant_views(variants, colors),
-        charts=scenario_charts(scenario, colors, anchor),
-        observations=observation_table(variants),
-        blocking=blocking_rows(variants),
+        variants=views,
+        charts=chart_list,
+        observations=observation_table(variants, colors),
+        blocking=blocking_groups(variants, colors),
         results_differ=scenario.get("results_equal") is False,
+        results_status=results_status(scenario),
+        returned=returned,
+        notes=notes,
     )
 
 

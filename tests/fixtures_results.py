@@ -1,14 +1,18 @@
 """Synthetic results files, so the report can be built and tested without running a benchmark.
 
-``synthetic_results()`` is a small, realistic, schema-valid run: two scenarios, each with an
-anti-pattern and its fixes, a request staircase (sequential awaits) against a stack (gather), and
-a loop-lag spike (CPU work on the loop). ``large_results()`` is the shape of a full run (about 12
-scenarios x 4 variants, up to 2000 requests each) for timing the report build.
+``synthetic_results()`` is a small, realistic, schema-valid run: three scenarios, each with an
+anti-pattern and its fixes, a request staircase (sequential awaits) against a stack (gather), a
+loop-lag spike with a blocking callback (CPU work on the loop), and a microsecond-long scenario
+whose variants return different results on purpose (callback ordering). Every probe record holds
+what the probes record: callbacks, blocking callbacks, observations, overhead and the returned
+value. ``large_results()`` is the shape of a full run (about 12 scenarios x 4 variants, up to
+2000 requests and 3000 callbacks each) for timing the report build.
 """
 
 from __future__ import annotations
 
 import copy
+import json
 import random
 import statistics
 from collections.abc import Sequence
@@ -139,6 +143,41 @@ def lag_probe(
     }
 
 
+def callbacks_of(
+    requests: Sequence[dict[str, Any]],
+    blocking: Sequence[dict[str, Any]] = (),
+    task: str = "Task-1",
+    extra: Sequence[list[Any]] = (),
+) -> list[list[Any]]:
+    """The probe's callback timeline: ``[start_s, dur_s, task or None, blocking]``, time-ordered.
+
+    The main task's first step, a step per request start (its task) and a plain callback per
+    response (the transport reading it), each blocking callback, and ``extra`` entries.
+    """
+    entries: list[list[Any]] = [[0.00004, 0.0002, task, False], *map(list, extra)]
+    for i, r in enumerate(requests):
+        entries.append([round(r["start_s"] - 0.00003, 6), 0.00018, f"Task-{i + 2}", False])
+        entries.append([round(r["end_s"], 6), 0.00011, None, False])
+    for b in blocking:
+        entries.append([b["start_s"], round(b["duration_ms"] / 1000, 6), b.get("task"), True])
+    return sorted(entries, key=lambda e: e[0])
+
+
+def overhead(rng: random.Random) -> dict[str, Any]:
+    """An estimated probe overhead record, as ``benchmarks.probes.overhead.estimate`` writes."""
+    lag = 1 + rng.uniform(0.001, 0.004)
+    return {
+        "method": "estimate: calibrated per-event cost x events counted (upper bound)",
+        "lag_sampler_ratio": round(lag, 4),
+        "full_tracing_ratio": round(lag + rng.uniform(0.001, 0.006), 4),
+        "ticks": 300,
+        "callbacks": 340,
+        "per_tick_us": 7.5,
+        "per_callback_us": 0.9,
+        "watchdog_ms": 0.4,
+    }
+
+
 def variant(
     rng: random.Random,
     name: str,
@@ -154,11 +193,16 @@ def variant(
     blocking: list[dict[str, Any]] | None = None,
     observations: dict[str, float] | None = None,
     why: str = "",
+    callbacks: list[list[Any]] | None = None,
+    result: Any = None,
 ) -> dict[str, Any]:
     """One variant record (schema 1) with values, stats, efficiency and a probe run."""
     values = timings(rng, median)
     stats = summarize(values)
-    wall = max([median, *(r["end_s"] for r in requests)])
+    if callbacks is None:
+        callbacks = callbacks_of(requests, blocking or ())
+    ends = [r["end_s"] for r in requests] + [c[0] + c[1] for c in callbacks]
+    wall = max([median, *ends])
     in_flight = _max_overlap(requests)
     return {
         "name": name,
@@ -182,7 +226,10 @@ def variant(
             },
             "requests": requests,
             "blocking": blocking or [],
+            "callbacks": callbacks,
+            "overhead": overhead(rng),
             "observations": observations or {},
+            "result": json.dumps(result, sort_keys=True),
         },
     }
 
@@ -233,6 +280,11 @@ def sequential_vs_gather(rng: random.Random) -> dict[str, Any]:
     """Three independent requests: the staircase, and two ways to stack them."""
     latency = 0.1
     paths = ["/users/1", "/users/1/posts", "/posts/1/comments"]
+    returned = {
+        "user": {"id": 1, "name": "Alan Allen"},
+        "posts": [{"id": 1, "user_id": 1}],
+        "comments": [{"id": 11, "post_id": 1}],
+    }
     return {
         "name": "sequential_vs_gather",
         "title": "Sequential awaits vs asyncio.gather vs TaskGroup",
@@ -262,6 +314,7 @@ def sequential_vs_gather(rng: random.Random) -> dict[str, Any]:
                 anti_pattern=True,
                 budget=1.3,
                 source=SEQUENTIAL_SOURCE,
+                result=returned,
                 why="each await waits for the previous response before the next request starts",
             ),
             variant(
@@ -272,6 +325,7 @@ def sequential_vs_gather(rng: random.Random) -> dict[str, Any]:
                 median=0.1049,
                 requests=stack(paths, latency),
                 source=GATHER_SOURCE,
+                result=returned,
                 why="all requests are in flight together; cost is the slowest one",
             ),
             variant(
@@ -282,6 +336,7 @@ def sequential_vs_gather(rng: random.Random) -> dict[str, Any]:
                 median=0.1056,
                 requests=stack(paths, latency),
                 why="same overlap as gather, with structured cancellation on failure",
+                result=returned,
             ),
         ],
     }
@@ -296,6 +351,7 @@ def cpu_on_the_loop(rng: random.Random) -> dict[str, Any]:
     for span in blocked:  # the requests could only start after the loop was given back
         span["start_s"] = round(span["start_s"] + cpu, 6)
         span["end_s"] = round(span["end_s"] + cpu, 6)
+    returned = {"checksums": [736969766, 56259597], "users": 40}
     return {
         "name": "cpu_on_the_loop",
         "title": "Blocking CPU on the loop vs chunked yielding vs executors",
@@ -323,9 +379,22 @@ def cpu_on_the_loop(rng: random.Random) -> dict[str, Any]:
                 source=BLOCKING_SOURCE,
                 spikes=[(0.0005, 201.4)],
                 blocking=[
-                    {"duration_ms": 201.4, "task": "Task-7", "where": "scenarios/cpu.py:41"},
+                    {
+                        "start_s": 0.0005,
+                        "duration_ms": 201.4,
+                        "task": "Task-7",
+                        "callback": "step",
+                        "where": "scenarios/cpu.py:41",
+                        "function": "crunch",
+                        "inner": None,
+                        "stack": ["scenarios/cpu.py:41 in crunch"],
+                        "located": "sampled",
+                        "source": "callback",
+                    },
                 ],
+                observations={"concurrent_request_delay_ms": 201.9},
                 why="the loop cannot serve sockets while the computation runs",
+                result=returned,
             ),
             variant(
                 rng,
@@ -335,7 +404,8 @@ def cpu_on_the_loop(rng: random.Random) -> dict[str, Any]:
                 median=0.228,
                 requests=stack(paths, latency, limit=10),
                 spikes=[(0.001 + i * 0.026, 25.3) for i in range(8)],
-                observations={"chunks": 8, "yields": 8},
+                observations={"concurrent_request_delay_ms": 25.8, "chunks": 8},
+                result=returned,
             ),
             variant(
                 rng,
@@ -344,7 +414,8 @@ def cpu_on_the_loop(rng: random.Random) -> dict[str, Any]:
                 ideal_s=cpu,
                 median=0.214,
                 requests=stack(paths, latency, limit=10),
-                observations={"threads": 1},
+                observations={"concurrent_request_delay_ms": 1.2},
+                result=returned,
             ),
             variant(
                 rng,
@@ -353,20 +424,65 @@ def cpu_on_the_loop(rng: random.Random) -> dict[str, Any]:
                 ideal_s=cpu / 2,
                 median=0.131,
                 requests=stack(paths, latency, limit=10),
-                observations={"workers": 2, "pickle_ms": 0.4},
+                observations={"concurrent_request_delay_ms": 0.9, "workers": 2},
+                result=returned,
             ),
         ],
     }
 
 
+ORDERS = {
+    "call_soon": ("call_soon chain", True, ["sync end", "soon 1", "timer", "soon 2"]),
+    "sleep_0": ("await asyncio.sleep(0)", False, ["soon", "after await", "timer"]),
+    "eager_task": ("eager_task_factory (3.12+)", False, ["task start", "sync end", "task end"]),
+    "create_task": ("asyncio.create_task", True, ["sync end", "task start", "task end"]),
+}
+
+
+def ordering(rng: random.Random) -> dict[str, Any]:
+    """Microsecond-long variants that return different orders on purpose; one ideal is 0."""
+    variants = []
+    for i, (name, (label, anti, order)) in enumerate(ORDERS.items()):
+        steps = [[0.00003, 0.00018, "Task-1", False]]
+        steps += [[0.00022 + k * 0.000007, 0.000003, None, False] for k in range(len(order))]
+        steps.append([0.00026, 0.0001, "Task-1", False])
+        variants.append(
+            variant(
+                rng,
+                name,
+                label,
+                ideal_s=0.0 if name == "create_task" else 0.0000105,
+                median=0.0000071 + i * 0.0000023,
+                requests=[],
+                anti_pattern=anti,
+                budget=None,
+                callbacks=steps,
+                result=order,
+            )
+        )
+    return {
+        "name": "ordering",
+        "title": "Callback ordering: call_soon, sleep(0) and tasks",
+        "question": "In which order do callbacks, timers and tasks run?",
+        "lesson": "asyncio has no microtask queue: one ready queue, run one snapshot per loop "
+        "iteration.",
+        "latency": "0ms",
+        "latency_s": 0.0,
+        "workload": {},
+        "machine": {"cores": 2, "cpu_s": {"loop_iteration": 0.0000055}},
+        "results_equal": None,
+        "variants": variants,
+    }
+
+
 def synthetic_results(seed: int = 7) -> dict[str, Any]:
-    """A schema-valid results document: two scenarios, anti-patterns and fixes, probes."""
+    """A schema-valid results document: three scenarios, anti-patterns and fixes, probes."""
     rng = random.Random(seed)
     return {
         "schema": 1,
         "kind": "asyncio-perf-lab/results",
         "run": run_block(),
-        "scenarios": [sequential_vs_gather(rng), cpu_on_the_loop(rng)],
+        "scenarios": [sequential_vs_gather(rng), cpu_on_the_loop(rng), ordering(rng)],
     }
 
 
@@ -385,6 +501,9 @@ def large_results(
             limit = None if j == variants - 1 else 100 * (j + 1)
             spans = staircase(paths[:50], latency) if j == 0 else stack(paths, latency, limit)
             median = max(s["end_s"] for s in spans)
+            busy = [[k * median / 3000, median / 9000, f"T-{k % 40}", False] for k in range(3000)]
+            stall = {"start_s": 0.002, "duration_ms": 12.0 * (variants - j), "task": "Task-1"}
+            blocking = [{**stall, "where": "scenarios/x.py:1", "function": "f"}] if j < 2 else []
             records.append(
                 variant(
                     rng,
@@ -395,6 +514,10 @@ def large_results(
                     requests=spans,
                     anti_pattern=j == 0,
                     spikes=[(0.002, 12.0 * (variants - j))],
+                    callbacks=callbacks_of([], blocking, extra=busy)[:3000],
+                    blocking=blocking,
+                    observations={"requests_sent": len(spans), "lost_errors": j},
+                    result=list(range(300)),
                 )
             )
         entry = copy.deepcopy(base["scenarios"][i % 2])

@@ -42,7 +42,7 @@ def test_results_file_validates_against_its_schema(quick_run: Path) -> None:
     load_results(quick_run)
     variants = data["scenarios"][0]["variants"]
     assert [v["name"] for v in variants] == ["sequential", "gather", "task_group"]
-    assert all(len(v["values"]) >= 3 for v in variants)
+    assert all(len(v["values"]) >= 2 for v in variants)  # quick: 1 process, >= 2 values
     assert data["scenarios"][0]["results_equal"] is True
 
 

@@ -25,6 +25,7 @@ async def user_handler(request: web.Request) -> web.Response:
 
 
 def main() -> int:
+    """Serve the bare app until SIGTERM/SIGINT (or stdin EOF with --watch-stdin)."""
     parser = argparse.ArgumentParser(prog="python -m benchmarks._bare_server", description=__doc__)
     parser.add_argument("--port", type=int, default=0)
     parser.add_argument("--watch-stdin", action="store_true")

@@ -1,12 +1,18 @@
 """How fast is the mock server? Requests/s of ``/users/1`` (no latency) vs a bare aiohttp handler.
 
-Both servers run as their own processes, started the same way (``mockserver.launcher``), and are
-measured in one run, interleaved (A B, then B A, ...) so machine drift hits both alike. The client
-is this process: CONCURRENCY keep-alive connections, each sending the next request as soon as the
-previous answer is in. It speaks minimal HTTP/1.1 over asyncio protocols rather than using
-aiohttp's client, because the aiohttp client costs about as much CPU per request as the server and
-would cap both figures at its own speed, hiding the server's cost. Prints per-round figures and
-the median of the per-round ratios mock/bare; the target is >= 0.90.
+Both servers run as their own processes, started the same way (``mockserver.launcher``, the same
+``mockserver.server.serve`` settings), and are measured in one run, interleaved. Each round starts
+a fresh pair of processes (a process's hash seed and memory layout alone can move an identical
+twin by several percent; the median over rounds averages that luck out, as pyperf's worker
+processes do) and alternates SLICES short slices of each (A B, B A, ...), so drift in the
+machine's load hits both alike; the round's ratio is the median of its slice pairs. The client
+(this process) and both servers share one CPU: client and server take turns instead of waking
+each other across CPUs, so req/s follows what each request costs in CPU. The client keeps
+CONCURRENCY keep-alive connections busy, each sending the next request as soon as the previous
+answer is in, and speaks minimal HTTP/1.1 over asyncio protocols rather than using aiohttp's
+client, which costs about as much CPU per request as the server and would dilute the difference.
+Prints per-round req/s, the ratio mock/bare (target >= 0.90; the headline is the median over
+rounds) and each server's CPU time per request.
 Usage: ``python -m benchmarks.server_throughput [--rounds 6] [--seconds 2]``.
 """
 
@@ -18,7 +24,7 @@ import os
 import statistics
 import sys
 import time
-from collections.abc import AsyncIterator
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -161,10 +167,12 @@ class Side:
 
     @property
     def rps(self) -> float:
+        """Requests per second over the round's slices."""
         return self.responses / self.elapsed
 
     @property
     def cpu_us_per_request(self) -> float | None:
+        """Server CPU microseconds per request (None where /proc is missing)."""
         return None if self.cpu is None else self.cpu / self.responses * 1e6
 
 
@@ -177,51 +185,48 @@ class Round:
 
     @property
     def ratio(self) -> float:
+        """Mock/bare req/s: the median over slice pairs, so one noisy slice cannot swing it."""
         return statistics.median(
             m / b for m, b in zip(self.mock.rates, self.bare.rates, strict=True)
         )
 
 
-async def run_rounds(
-    mock: ServerProcess, bare: ServerProcess, rounds: int, seconds: float
-) -> AsyncIterator[Round]:
-    """Yield one Round per round; each interleaves SLICES short slices of mock and bare."""
+async def measure_round(mock: ServerProcess, bare: ServerProcess, seconds: float) -> Round:
+    """One round: warm both servers up, then SLICES alternating slices of each."""
     mock_client, bare_client = Client(mock.url), Client(bare.url)
     try:
         await mock_client.connect()
         await bare_client.connect()
         await mock_client.slice(WARMUP_S)
         await bare_client.slice(WARMUP_S)
-        for _ in range(rounds):
-            result = Round(Side(mock_client, mock.pid), Side(bare_client, bare.pid))
-            for k in range(SLICES):
-                # Alternate who goes first, so a trend in the machine's load hits both alike.
-                pair = (result.mock, result.bare) if k % 2 == 0 else (result.bare, result.mock)
-                for side in pair:
-                    await side.slice(seconds / SLICES)
-            yield result
+        result = Round(Side(mock_client, mock.pid), Side(bare_client, bare.pid))
+        for k in range(SLICES):
+            # Alternate who goes first, so a trend in the machine's load hits both alike.
+            pair = (result.mock, result.bare) if k % 2 == 0 else (result.bare, result.mock)
+            for side in pair:
+                await side.slice(seconds / SLICES)
+        return result
     finally:
         mock_client.close()
         bare_client.close()
 
 
-def pin(mock_pid: int | None, bare_pid: int | None) -> str:
-    """Client on one CPU, both servers on another, where the OS allows; say what was done.
+def pin(*pids: int | None) -> str:
+    """Put this process and the servers on one CPU, where the OS allows; say what was done.
 
-    Unpinned, the scheduler may put one server beside the client and the other across: two
-    identical servers then differ by 30% in req/s. Pinned, both see the same placement.
+    Across CPUs every request is a cross-CPU wake-up whose cost depends on timing luck (how many
+    requests each wake-up finds waiting), and two identical servers differed by 30%. On one CPU
+    client and server simply take turns, so req/s follows the CPU each request costs.
     """
     if not hasattr(os, "sched_setaffinity"):
         return "not pinned (no sched_setaffinity here)"
-    cpus = sorted(os.sched_getaffinity(0))
-    if len(cpus) < 2 or mock_pid is None or bare_pid is None:
-        return "not pinned (fewer than 2 CPUs)"
-    client_cpu, server_cpu = cpus[0], cpus[1]
-    os.sched_setaffinity(0, {client_cpu})
-    for pid in (mock_pid, bare_pid):
-        for task in Path(f"/proc/{pid}/task").iterdir():  # every thread, not just the main one
-            os.sched_setaffinity(int(task.name), {server_cpu})
-    return f"client pinned to CPU {client_cpu}, both servers to CPU {server_cpu}"
+    cpu = max(os.sched_getaffinity(0))
+    os.sched_setaffinity(0, {cpu})
+    for pid in pids:
+        if pid is not None:
+            for task in Path(f"/proc/{pid}/task").iterdir():  # every thread, not just the main one
+                os.sched_setaffinity(int(task.name), {cpu})
+    return f"client and servers pinned to CPU {cpu}"
 
 
 def _us(value: float | None) -> str:
@@ -248,7 +253,7 @@ def main(argv: list[str] | None = None) -> int:
     console = Console()
     table = Table(
         title=f"GET {PATH}: mock server vs bare aiohttp handler, {CONCURRENCY} keep-alive "
-        f"connections, no latency, {SLICES} alternating slices per round"
+        f"connections, no latency; each round: fresh processes, {SLICES} alternating slices each"
     )
     columns = (
         "round",
@@ -261,9 +266,22 @@ def main(argv: list[str] | None = None) -> int:
     for column in columns:
         table.add_column(column, justify="right")
     rounds: list[Round] = []
-
-    async def collect(mock: ServerProcess, bare: ServerProcess) -> None:
-        async for result in run_rounds(mock, bare, args.rounds, args.seconds):
+    affinity = os.sched_getaffinity(0) if hasattr(os, "sched_getaffinity") else None
+    placement = ""
+    try:
+        for i in range(args.rounds):
+            # Fresh processes every round: a process's hash seed and memory layout alone move its
+            # req/s against an identical twin, and the median over rounds averages that luck out
+            # (pyperf spawns many worker processes for the same reason).
+            with ExitStack() as stack:
+                servers = [MockServer(latency="0ms"), ServerProcess(bare_argv, name="bare")]
+                for server in servers if i % 2 == 0 else servers[::-1]:
+                    stack.enter_context(server)
+                mock, bare = servers
+                placement = pin(mock.pid, bare.pid)
+                result = asyncio.run(measure_round(mock, bare, args.seconds))
+            if affinity is not None:
+                os.sched_setaffinity(0, affinity)  # launch the next pair unpinned
             rounds.append(result)
             table.add_row(
                 str(len(rounds)),
@@ -273,15 +291,9 @@ def main(argv: list[str] | None = None) -> int:
                 _us(result.mock.cpu_us_per_request),
                 _us(result.bare.cpu_us_per_request),
             )
-
-    affinity = os.sched_getaffinity(0) if hasattr(os, "sched_getaffinity") else None
-    with MockServer(latency="0ms") as mock, ServerProcess(bare_argv, name="bare") as bare:
-        try:
-            placement = pin(mock.pid, bare.pid)
-            asyncio.run(collect(mock, bare))
-        finally:
-            if affinity is not None:
-                os.sched_setaffinity(0, affinity)
+    finally:
+        if affinity is not None:
+            os.sched_setaffinity(0, affinity)
     ratio = statistics.median(r.ratio for r in rounds)
     cpu = [(r.mock.cpu_us_per_request, r.bare.cpu_us_per_request) for r in rounds]
     mock_cpu = statistics.median(m for m, _ in cpu) if all(m for m, _ in cpu) else None
@@ -305,7 +317,7 @@ def main(argv: list[str] | None = None) -> int:
     if mock_cpu and bare_cpu:
         console.print(
             f"server CPU per request, bare/mock: {bare_cpu / mock_cpu:.3f} "
-            "(steadier than req/s on a shared machine)"
+            "(the servers' own cost, without the client's share of the CPU)"
         )
     return 0
 

@@ -19,7 +19,8 @@ LOOPBACK = {"127.0.0.1": "127.0.0.1", "localhost": "127.0.0.1"}
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> NoReturn:
         # One line naming the bad value and what is allowed; argparse would print usage first.
-        self.exit(2, f"mockserver: error: {message}\n")
+        hint = "" if "allowed" in message else " (see python -m mockserver --help)"
+        self.exit(2, f"mockserver: error: {message}{hint}\n")
 
 
 def _host(text: str) -> str:
@@ -59,10 +60,11 @@ def build_parser() -> argparse.ArgumentParser:
         prog="python -m mockserver",
         description="Serve the lab's fake API on loopback with injected latency and faults.",
         epilog=(
-            f"latency SPEC forms: {ALLOWED_FORMS}. "
-            "Example: python -m mockserver --port 8080 --latency lognormal:p50=40ms,p99=200ms "
+            f"latency SPEC forms: {ALLOWED_FORMS}\n\n"
+            "example: python -m mockserver --port 8080 --latency lognormal:p50=40ms,p99=200ms "
             "--seed 1"
         ),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--host", type=_host, default="127.0.0.1", help="127.0.0.1 (default)")
     parser.add_argument("--port", type=_port, default=0, help="port; 0 (default) picks a free one")

@@ -21,7 +21,8 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from aiohttp import web
+from aiohttp import hdrs, web
+from multidict import istr
 
 from mockserver import fakedata
 from mockserver.faults import (
@@ -34,6 +35,7 @@ from mockserver.faults import (
     reset_connection,
 )
 from mockserver.latency import SamplerCache, parse_latency
+from mockserver.loop_lag import LoopLagSampler
 from mockserver.params import BadParameter, integer, number
 from mockserver.stats import Stats
 from mockserver.work import WorkPool, burn_cpu
@@ -46,6 +48,11 @@ MAX_ASYNC_SLEEP_MS = 60_000
 MAX_BLOCKING_MS = 10_000  # blocking the loop longer would also stall shutdown
 
 JSON = "application/json"
+# istr names: aiohttp copies response headers into a case-insensitive dict, which skips the
+# case-folding for keys that are istr already (measurably cheaper on the hot path).
+CONTENT_TYPE = hdrs.CONTENT_TYPE
+DELAY_HEADER = istr("X-Injected-Delay-Ms")
+IN_FLIGHT_HEADER = istr("X-In-Flight-At-Arrival")
 _encode = json.JSONEncoder(separators=(",", ":")).encode
 
 Payload = Any  # a JSON-able value, or bytes already encoded
@@ -64,6 +71,7 @@ class MockApi:
         self.stats = Stats(ROUTES)
         self.large = fakedata.LargeJson()
         self.pool = WorkPool()
+        self.loop_lag = LoopLagSampler()
 
     def delay_for(self, controls: Controls) -> float:
         """The delay for one request (its spec or the default), added to the stats total."""
@@ -80,6 +88,7 @@ class MockApi:
         self.stats.reset()
         self.samplers.reset()
         self.fails.reset()
+        self.loop_lag.reset()
 
 
 API_KEY = web.AppKey("mockserver.api", MockApi)
@@ -100,7 +109,7 @@ def _fault(controls: Controls, api: MockApi, headers: dict[str, str]) -> web.Res
         body = {"error": f"injected status {controls.status}", "fault": "status"}
         return _json_response(body, controls.status, headers)
     if controls.retry_after is not None:
-        headers["Retry-After"] = str(controls.retry_after)
+        headers[hdrs.RETRY_AFTER] = str(controls.retry_after)
         return _json_response({"error": "injected rate limit", "fault": "ratelimit"}, 429, headers)
     if api.fails.fails(controls.fail, controls.seed):
         return _json_response({"error": "injected failure", "fault": "fail"}, 500, headers)
@@ -109,7 +118,10 @@ def _fault(controls: Controls, api: MockApi, headers: dict[str, str]) -> web.Res
 
 def _has_control_header(raw_headers: tuple[tuple[bytes, bytes], ...]) -> bool:
     # Every control header starts with X-: one prefix test per header beats 8 dict lookups.
-    return any(name[:2] in (b"X-", b"x-") for name, _ in raw_headers)
+    for name, _ in raw_headers:  # noqa: SIM110 - any(genexpr) costs more than the test itself
+        if name[:2] in (b"X-", b"x-"):
+            return True
+    return False
 
 
 def _body(payload: Payload) -> bytes:
@@ -125,11 +137,7 @@ def _envelope(api: MockApi, route: str, endpoint: Endpoint) -> Callable[..., Awa
     async def handle(request: web.Request) -> web.StreamResponse:
         at_arrival = stats.arrive(route)
         try:
-            headers = {
-                "Content-Type": JSON,
-                "X-Injected-Delay-Ms": "0",
-                "X-In-Flight-At-Arrival": str(at_arrival),
-            }
+            headers = {CONTENT_TYPE: JSON, DELAY_HEADER: "0", IN_FLIGHT_HEADER: str(at_arrival)}
             controls = NO_CONTROLS
             try:
                 if request.query_string or _has_control_header(request.raw_headers):
@@ -160,8 +168,12 @@ async def _deliver(
         await hang_forever()
     delay = api.delay_for(controls)
     if delay:
-        headers["X-Injected-Delay-Ms"] = _ms_header(delay)
-        await asyncio.sleep(delay)
+        headers[DELAY_HEADER] = _ms_header(delay)
+        api.loop_lag.hold()  # a tick mid-sleep would make the delay late (mockserver.loop_lag)
+        try:
+            await asyncio.sleep(delay)
+        finally:
+            api.loop_lag.release()
     if controls.reset:
         reset_connection(request)
         return web.Response(status=500, headers=headers)  # never reaches the client
@@ -298,11 +310,7 @@ ROUTES: dict[str, Endpoint] = {
 
 
 def _plain_headers(api: MockApi) -> dict[str, str]:
-    return {
-        "Content-Type": JSON,
-        "X-Injected-Delay-Ms": "0",
-        "X-In-Flight-At-Arrival": str(api.stats.in_flight),
-    }
+    return {CONTENT_TYPE: JSON, DELAY_HEADER: "0", IN_FLIGHT_HEADER: str(api.stats.in_flight)}
 
 
 async def health(request: web.Request) -> web.Response:
@@ -311,9 +319,15 @@ async def health(request: web.Request) -> web.Response:
 
 
 async def get_stats(request: web.Request) -> web.Response:
-    """The counters since the last reset (see ``mockserver.stats``)."""
+    """The counters since the last reset (see ``mockserver.stats``).
+
+    ``?loop_lag=1`` adds ``loop_lag``: the server loop's own lag (``mockserver.loop_lag``).
+    """
     api = request.app[API_KEY]
-    return _json_response(api.stats.as_json(), 200, _plain_headers(api))
+    body = api.stats.as_json()
+    if request.query.get("loop_lag") == "1":
+        body["loop_lag"] = api.loop_lag.summary()
+    return _json_response(body, 200, _plain_headers(api))
 
 
 async def reset_stats(request: web.Request) -> web.Response:
@@ -335,6 +349,14 @@ async def _close_pool(app: web.Application) -> None:
     app[API_KEY].pool.close()
 
 
+async def _start_loop_lag(app: web.Application) -> None:
+    app[API_KEY].loop_lag.start()
+
+
+async def _stop_loop_lag(app: web.Application) -> None:
+    app[API_KEY].loop_lag.stop()
+
+
 def make_app(latency: str = "0ms", seed: int | None = None) -> web.Application:
     """Build the mock API with a default latency SPEC and seed (ValueError on a bad SPEC)."""
     api = MockApi(latency, seed)
@@ -346,5 +368,7 @@ def make_app(latency: str = "0ms", seed: int | None = None) -> web.Application:
     for route, endpoint in ROUTES.items():
         app.router.add_get(route, _envelope(api, route, endpoint), name=None)
     app.router.add_route("*", "/{tail:.*}", not_found)
+    app.on_startup.append(_start_loop_lag)
+    app.on_cleanup.append(_stop_loop_lag)
     app.on_cleanup.append(_close_pool)
     return app

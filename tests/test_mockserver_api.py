@@ -11,6 +11,7 @@ import aiohttp
 import pytest
 
 from mockserver import LatencySampler, MockServer, fakedata, parse_latency
+from mockserver.faults import CONTROL_HEADERS
 
 
 async def get(
@@ -183,6 +184,19 @@ def test_sync_stats_helpers_read_and_reset(mock_server: MockServer) -> None:
     assert stats["injected_delay_s"] == 0.0
 
 
+@pytest.mark.asyncio
+async def test_stats_can_show_the_server_loop_lag_of_a_blocking_handler(
+    mock_server: MockServer, http: aiohttp.ClientSession
+) -> None:
+    """/stats?loop_lag=1 adds the server's own loop lag: a 60 ms time.sleep shows as >= 50 ms."""
+    mock_server.reset_stats()
+    await get(http, f"{mock_server.url}/work/blocking-sleep?ms=60")
+    await asyncio.sleep(0.02)  # let the held-back tick run and record the stall
+    lag = (await get(http, f"{mock_server.url}/stats?loop_lag=1"))[1]["loop_lag"]
+    assert lag["max_ms"] >= 50
+    assert "loop_lag" not in (await get(http, f"{mock_server.url}/stats"))[1]
+
+
 @pytest.mark.parametrize(
     "path",
     [
@@ -348,6 +362,11 @@ async def test_drip_sends_the_same_body_slowly(
     elapsed = time.perf_counter() - start
     assert (status, dripped) == (200, normal)
     assert elapsed >= (chunks - 1) * 0.020
+
+
+def test_every_control_header_starts_with_x() -> None:
+    """The hot path skips control parsing unless a header starts with X-: every control does."""
+    assert all(name.startswith("X-") for name in CONTROL_HEADERS)
 
 
 # --- bad parameters ----------------------------------------------------------------------------

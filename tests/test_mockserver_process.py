@@ -63,6 +63,24 @@ def pids_with_arg(marker: str) -> list[int]:
     return found
 
 
+def descendants(pid: int) -> set[int]:
+    """Every live process below ``pid`` in the process tree (children, grandchildren, ...)."""
+    parents: dict[int, int] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                parents[int(entry.name)] = int(
+                    (entry / "stat").read_text().rsplit(")", 1)[1].split()[1]
+                )
+            except (OSError, IndexError, ValueError):
+                continue
+    found, frontier = set(), {pid}
+    while frontier:
+        frontier = {child for child, parent in parents.items() if parent in frontier} - found
+        found |= frontier
+    return {p for p in found if alive(p)}
+
+
 def unique_seed() -> str:
     """A seed no other running server uses, to find this test's process in the process table."""
     return str(time.time_ns() % 10**15 + os.getpid())
@@ -181,6 +199,25 @@ def test_stdin_eof_stops_the_watching_server(
     assert proc.stdin is not None
     proc.stdin.close()
     assert proc.wait(timeout=PROMPT_EXIT_S) == 0
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGKILL])
+def test_process_pool_workers_go_with_the_server(
+    server_proc: tuple[subprocess.Popen[str], str], sig: signal.Signals
+) -> None:
+    """After /work/cpu-offloaded started a pool, stopping or even killing the server ends it all."""
+    proc, line = server_proc
+    match = READY_LINE.fullmatch(line)
+    assert match, line
+    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+    with opener.open(f"http://127.0.0.1:{match[1]}/work/cpu-offloaded?ms=5", timeout=30) as resp:
+        assert resp.status == 200
+    helpers = descendants(proc.pid)
+    assert helpers, "the pool should have started worker processes"
+    proc.send_signal(sig)
+    proc.wait(timeout=10)
+    left = [pid for pid in helpers if not wait_gone(pid, timeout=5)]
+    assert left == [], f"left behind: {left}"
 
 
 def test_port_taken_is_a_one_line_error() -> None:

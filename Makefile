@@ -1,6 +1,6 @@
 # asyncio-perf-lab: the front door. Every target bootstraps .venv from nothing but python3 >= 3.11.
 .DEFAULT_GOAL := help
-.PHONY: help bench bench-quick bench-server bench-matrix report compare ab trace serve test lint format readme-chart clean
+.PHONY: help bench bench-quick bench-server bench-overhead bench-gate bench-matrix report compare ab trace serve test lint format readme-chart clean
 
 PYTHON ?= python3
 VENV   := .venv
@@ -29,6 +29,13 @@ bench-quick: $(STAMP) ## the same in seconds per scenario (what CI runs)
 
 bench-server: $(STAMP) ## requests/s of the mock server vs a bare aiohttp handler, interleaved
 	$(PY) -m benchmarks.server_throughput $(ARGS)
+
+bench-overhead: $(STAMP) ## what measuring costs: the lab vs a bare perf_counter loop, and the probes
+	$(PY) -m benchmarks.lab_overhead
+	$(PY) -m benchmarks.probe_overhead
+
+bench-gate: $(STAMP) ## false-alarm rate and power of the regression gate on this machine
+	$(PY) -m benchmarks.gate_power $(ARGS)
 
 bench-matrix: $(STAMP) ## quick profile under every Python (3.11-3.13) and loop found, merged in one report
 	$(PY) -m benchmarks matrix $(ARGS)

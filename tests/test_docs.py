@@ -26,7 +26,7 @@ def make_targets() -> list[str]:
 
 @pytest.mark.parametrize("command", sorted(subcommands()))
 def test_every_command_is_in_the_readme_and_its_help_has_an_example(command: str) -> None:
-    """Each `python -m benchmarks` command is named in the README and its help ends in an example."""
+    """Each `python -m benchmarks` command is in the README and its help ends in an example."""
     assert f"python -m benchmarks {command}" in README
     assert "Example" in subcommands()[command]
 
@@ -42,4 +42,5 @@ def test_every_make_target_is_documented() -> None:
 def test_ci_runs_the_readme_test_command() -> None:
     """.ci/run calls `make test`, the command the README gives."""
     assert "make test" in (ROOT / ".ci" / "run").read_text()
-    assert "make test" in README and "make bench" in README
+    assert "make test" in README
+    assert "make bench" in README

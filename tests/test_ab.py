@@ -1,0 +1,274 @@
+"""A/B in one job: revisions, worktrees, the ABBA schedule, re-runs, and real runs of both trees."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from benchmarks import ab
+from benchmarks.ab import ABConfig, Job, ab_compare, abba, plan, resolve_revision, worktree
+from benchmarks.compare import GateSettings
+from benchmarks.errors import UsageError
+
+ROOT = Path(__file__).resolve().parent.parent
+GIT_ID = ["-c", "user.name=lab-test", "-c", "user.email=lab-test@example.invalid"]
+CATALOG = {
+    "s": {"latency": "1ms", "workload": {}, "tiny": {}, "variants": {"a": "A", "b": "B"}},
+    "t": {"latency": "1ms", "workload": {}, "tiny": {}, "variants": {"c": "C"}},
+}
+
+
+def git(*args: str, cwd: Path = ROOT) -> str:
+    return subprocess.run(
+        ["git", *args], cwd=cwd, capture_output=True, text=True, check=True
+    ).stdout.strip()
+
+
+def worktrees(repo: Path = ROOT) -> list[str]:
+    """The worktree paths git knows of (the main one first)."""
+    return [
+        line.split(" ", 1)[1]
+        for line in git("worktree", "list", "--porcelain", cwd=repo).splitlines()
+        if line.startswith("worktree ")
+    ]
+
+
+def run_cli(*args: str, cwd: Path = ROOT, timeout: float = 60) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "benchmarks", *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+
+
+class FakeBench:
+    """Stands in for a pyperf Benchmark: values that pool with add_runs."""
+
+    def __init__(self, values: Sequence[float]) -> None:
+        self.values = list(values)
+
+    def add_runs(self, other: FakeBench) -> None:
+        self.values.extend(other.values)
+
+    def get_values(self) -> tuple[float, ...]:
+        return tuple(self.values)
+
+
+# --- revisions and worktrees ----------------------------------------------------------------
+
+
+@pytest.mark.parametrize("rev", ["no-such-branch-xyz", "HEAD~100000", "--help"])
+def test_bad_revision_is_one_line_exit_2(rev: str) -> None:
+    """An unknown base revision is one line on stderr and exit 2, before any work or traceback."""
+    proc = run_cli("ab", f"--base={rev}", "sequential_vs_gather")
+    assert proc.returncode == 2
+    assert "bad revision" in proc.stderr
+    assert proc.stderr.count("\n") == 1, proc.stderr  # one line, no blank, no traceback
+    assert "Traceback" not in proc.stderr
+
+
+def test_unknown_target_is_one_line_exit_2_and_leaves_no_worktree() -> None:
+    """An unknown scenario is one line listing the allowed ones, exit 2; the worktree is gone."""
+    before = worktrees()
+    proc = run_cli("ab", "--base", "HEAD", "no_such_scenario")
+    assert proc.returncode == 2
+    assert "unknown scenario 'no_such_scenario'; allowed: sequential_vs_gather" in proc.stderr
+    assert proc.stderr.count("\n") == 1, proc.stderr
+    assert worktrees() == before
+
+
+def test_resolve_revision_gives_the_commit_hash() -> None:
+    """A good revision resolves to its full commit hash."""
+    assert resolve_revision("HEAD") == git("rev-parse", "HEAD")
+    with pytest.raises(UsageError, match="bad revision"):
+        resolve_revision("")
+
+
+def test_worktree_is_removed_after_failure() -> None:
+    """The temporary worktree is checked out at the commit and removed even when the body raises."""
+    before = worktrees()
+    sha = git("rev-parse", "HEAD")
+    with pytest.raises(RuntimeError, match="boom"), worktree(sha, "test") as path:  # noqa: PT012
+        assert git("rev-parse", "HEAD", cwd=path) == sha
+        assert str(path) in worktrees()
+        raise RuntimeError("boom")
+    assert not path.exists()
+    assert worktrees() == before
+
+
+def test_interrupt_mid_run_removes_worktree(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """Ctrl-C while variants run still stops the server and removes the base worktree."""
+    before = worktrees()
+
+    def interrupted(self: Any, side: str, job: Job) -> Any:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(ab.Timer, "__call__", interrupted)
+    config = ABConfig(base="HEAD", targets=["sequential_vs_gather:gather"], out_dir=tmp_path)
+    with pytest.raises(KeyboardInterrupt):
+        ab.run_ab(config)
+    assert worktrees() == before
+
+
+def test_timed_out_worker_is_killed_with_its_children(tmp_path: Path) -> None:
+    """A worker that overruns is killed together with the process it spawned (no orphan timing)."""
+    pid_file = tmp_path / "child.pid"
+    script = (
+        "import subprocess, sys, time; "
+        "child = subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(60)']); "
+        f"open({str(pid_file)!r}, 'w').write(str(child.pid)); time.sleep(60)"
+    )
+    with pytest.raises(subprocess.TimeoutExpired):
+        ab.run_process_group([sys.executable, "-c", script], tmp_path, timeout=3)
+    child = int(pid_file.read_text())
+    stat = Path(f"/proc/{child}/stat")
+    deadline = time.monotonic() + 5
+    while stat.exists() and stat.read_text().split(") ")[1][0] != "Z":
+        assert time.monotonic() < deadline, "the worker's child survived"
+        time.sleep(0.05)
+
+
+# --- planning, schedule, re-runs -------------------------------------------------------------
+
+
+def test_plan_reports_new_and_removed_variants() -> None:
+    """A variant the base lacks is a job marked new; one head dropped is reported removed."""
+    base = {"s": {**CATALOG["s"], "variants": {"a": "A", "gone": "G"}}}
+    jobs, removed = plan(base, CATALOG, [])
+    assert [(j.key, j.in_base) for j in jobs] == [("s:a", True), ("s:b", False), ("t:c", False)]
+    assert [(r.key, r.outcome) for r in removed] == [("s:gone", "removed")]
+
+
+def test_plan_selects_targets_and_rejects_unknown_names() -> None:
+    """Targets pick scenarios or single variants of head; unknown names list what is allowed."""
+    jobs, _ = plan(CATALOG, CATALOG, ["s:b", "t"])
+    assert [j.key for j in jobs] == ["s:b", "t:c"]
+    with pytest.raises(UsageError, match="unknown scenario 'x'; allowed: s, t"):
+        plan(CATALOG, CATALOG, ["x"])
+    with pytest.raises(UsageError, match="unknown variant 'z' of s; allowed: a, b"):
+        plan(CATALOG, CATALOG, ["s:z"])
+
+
+def test_schedule_is_abba_then_baab() -> None:
+    """Each round runs base and head twice per variant, mirrored in alternate rounds."""
+    jobs = [Job("s", "a", "A", True), Job("s", "new", "N", False)]
+    order = [(side, job.variant) for side, job in abba(jobs, 2)]
+    assert order[:6] == [
+        ("base", "a"),
+        ("head", "a"),
+        ("head", "a"),
+        ("base", "a"),
+        ("head", "new"),
+        ("head", "new"),
+    ]
+    assert [side for side, job in abba(jobs, 2)[6:10]] == ["head", "base", "base", "head"]
+
+
+def test_only_flagged_variants_are_rerun_and_the_rerun_decides() -> None:
+    """A flagged variant is re-run alone with twice the rounds, and the fresh data decide."""
+    calls: list[tuple[str, str]] = []
+    jobs = [Job("s", "steady", "S", True), Job("s", "flaky", "F", True)]
+
+    def run_one(side: str, job: Job) -> FakeBench:
+        calls.append((side, job.variant))
+        first_pass = len(calls) <= 8
+        slow = side == "head" and job.variant == "flaky" and first_pass
+        base = [0.100, 0.101, 0.099, 0.1005]
+        return FakeBench([v * (1.5 if slow else 1.0) + 1e-6 * len(calls) for v in base])
+
+    config = ABConfig(base="HEAD", rounds=1, settings=GateSettings())
+    items, pooled = ab_compare(jobs, run_one, config)
+    outcome = {item.key: (item.first_outcome, item.outcome) for item in items}
+    assert outcome == {"s:steady": (None, "pass"), "s:flaky": ("regression", "pass")}
+    assert calls[8:] == [(side, "flaky") for side in ("base", "head", "head", "base") * 1] + [
+        (side, "flaky") for side in ("head", "base", "base", "head")
+    ]
+    assert len(pooled["head"]["s:flaky"].get_values()) == 8 + 16
+
+
+# --- real runs ----------------------------------------------------------------------------------
+
+
+@pytest.fixture(name="clone")
+def _clone(tmp_path: Path) -> Iterator[Path]:
+    """A throwaway clone of the lab with one more commit: gather slowed by 50 ms, a new variant."""
+    repo = tmp_path / "lab"
+    git("clone", "--quiet", "--no-hardlinks", str(ROOT), str(repo), cwd=tmp_path)
+    module = repo / "scenarios" / "sequential_vs_gather.py"
+    text = module.read_text()
+    slowed = text.replace(
+        '    """Start all three at once with asyncio.gather and wait for all of them."""\n',
+        '    """Start all three at once with asyncio.gather and wait for all of them."""\n'
+        "    await asyncio.sleep(0.05)  # the regression under test\n",
+    ).replace(
+        "VARIANTS = {\n",
+        "VARIANTS = {\n"
+        '    "gather_copy": Variant(gather, label="c", why="new", ideal=_max_latency),\n',
+    )
+    assert slowed.count("the regression under test") == 1
+    assert slowed.count('"gather_copy"') == 1
+    module.write_text(slowed)
+    git(*GIT_ID, "commit", "--quiet", "-am", "slow gather down, add a variant", cwd=repo)
+    yield repo
+    assert worktrees(repo) == [str(repo)], "ab left a worktree behind"
+
+
+@pytest.mark.slow
+def test_ab_times_each_sides_own_code(
+    clone: Path, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """A/B of two revisions times each tree's code: the slowed gather fails, the new one is new."""
+    monkeypatch.setattr(ab, "REPO_ROOT", clone)
+    config = ABConfig(
+        base="HEAD~1",
+        head="HEAD",
+        targets=["sequential_vs_gather:gather", "sequential_vs_gather:gather_copy"],
+        rounds=1,
+        out_dir=tmp_path / "out",
+    )
+    comparison, paths = ab.run_ab(config)
+    verdict = {item.key: item for item in comparison.items}
+    gather = verdict["sequential_vs_gather:gather"]
+    assert gather.outcome == "regression", gather.reason
+    assert gather.first_outcome == "regression"  # flagged, re-run with 2 rounds, confirmed
+    assert gather.ratio is not None
+    assert gather.ratio > 1.3
+    assert verdict["sequential_vs_gather:gather_copy"].outcome == "new"
+    assert comparison.exit_code == 1
+    written = json.loads(paths["json"].read_text())
+    assert written["meta"]["base_sha"] == git("rev-parse", "HEAD~1", cwd=clone)
+    assert "sequential_vs_gather:gather" in paths["html"].read_text()
+    assert paths["base"].exists()
+    assert paths["head"].exists()
+
+
+@pytest.mark.slow
+def test_ab_of_identical_code_does_not_fail(tmp_path: Path) -> None:
+    """``ab --base HEAD`` (the same scenario code on both sides) does not report a regression."""
+    proc = run_cli(
+        "ab",
+        "--base",
+        "HEAD",
+        "sequential_vs_gather:gather",
+        "--rounds",
+        "1",
+        "--out",
+        str(tmp_path),
+        timeout=110,
+    )
+    assert proc.returncode in (0, 3), proc.stdout + proc.stderr
+    assert "sequential_vs_gather:gather" in proc.stdout
+    (comparison,) = tmp_path.glob("ab-*/comparison.json")
+    assert json.loads(comparison.read_text())["exit_code"] == proc.returncode
+    assert (comparison.parent / "compare.html").exists()

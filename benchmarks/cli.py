@@ -15,7 +15,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from benchmarks import ab, compare, trace_cmd
+from benchmarks import ab, compare, matrix, trace_cmd
 from benchmarks.errors import UsageError
 
 # Piped output (CI logs, tests) gets a wide console so names are never cut to "sequenti…".
@@ -139,6 +139,7 @@ def print_summary(results_path: Path) -> None:
 
 COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {"list": cmd_list, "run": cmd_run}
 COMMANDS |= {"compare": compare.cmd_compare, "ab": ab.cmd_ab, "trace": trace_cmd.run}
+COMMANDS |= {"matrix": matrix.cmd_matrix}
 
 
 def build_parser() -> Parser:
@@ -176,6 +177,7 @@ def build_parser() -> Parser:
     compare.add_parser(sub)
     ab.add_parser(sub)
     trace_cmd.add_parser(sub)
+    matrix.add_parser(sub)
     return parser
 
 

@@ -8,11 +8,11 @@ server is stuck and so reports the stall as one slow request: coordinated omissi
 
 The generator watches itself too: ``slip`` is how late each request actually started against its
 schedule. A client that cannot keep the rate (CPU-starved, or its loop blocked) shows a large slip
-instead of silently sending at a lower rate. To keep the slip small the cyclic garbage collector is
-paused for the run (and restored after): a full collection of the objects of a thousand requests
-stalled the client 25-45 ms at a time on the lab's box. Every run is bounded: ``requests`` in count, and each
-request is abandoned ``timeout_s`` after its intended start (counted as an error, its latency the
-full ``timeout_s``: a lower bound, never left out).
+instead of silently sending at a lower rate. To keep the slip small the cyclic garbage collector
+is paused for the run (and restored after): a full collection of the objects of a thousand
+requests stalled the client 25-45 ms at a time on the lab's box. Every run is bounded:
+``requests`` in count, and each request is abandoned ``timeout_s`` after its intended start
+(counted as an error, its latency the full ``timeout_s``: a lower bound, never left out).
 
 Only aiohttp and the standard library: scenarios import this module; ``benchmarks.loadgen`` wraps
 it in a command line.

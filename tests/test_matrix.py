@@ -1,0 +1,289 @@
+"""The interpreter/loop matrix: finding Pythons, reusing venvs, merging runs into one page."""
+
+from __future__ import annotations
+
+import copy
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from benchmarks import matrix
+from reports.matrix import cells_from_results, load_matrix, render_matrix
+from reports.results_file import load_results, write_json_atomic
+from tests.fixtures_results import synthetic_results
+
+ROOT = Path(__file__).resolve().parent.parent
+CURRENT = f"{sys.version_info[0]}.{sys.version_info[1]}"
+MISSING = "3.99"  # a version no machine has: the fake missing interpreter
+
+
+def lab(*args: str, timeout: float = 240) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "benchmarks", *args],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+
+
+@pytest.fixture(name="tiny_matrix", scope="module")
+def _tiny_matrix(tmp_path_factory: pytest.TempPathFactory) -> subprocess.CompletedProcess[str]:
+    """Two real tiny runs on this interpreter (asyncio, uvloop) and one missing Python."""
+    out = tmp_path_factory.mktemp("matrix")
+    return lab(
+        "matrix",
+        "sequential_vs_gather",
+        "--profile",
+        "tiny",
+        "--pythons",
+        f"{CURRENT},{MISSING}",
+        "--loops",
+        "asyncio,uvloop",
+        "--out",
+        str(out),
+    )
+
+
+def test_matrix_merges_two_loops_and_lists_the_missing_python(
+    tiny_matrix: subprocess.CompletedProcess[str],
+) -> None:
+    """Real asyncio and uvloop runs land side by side in one page; the missing Python is listed."""
+    assert tiny_matrix.returncode == 0, tiny_matrix.stderr
+    page = Path(tiny_matrix.stdout.strip().splitlines()[-1])
+    assert page.name == "matrix.html"
+    _, cells = load_matrix(page.with_name("matrix.json"))
+    assert [(c.name, c.status) for c in cells] == [
+        (f"{CURRENT}-asyncio", "ok"),
+        (f"{CURRENT}-uvloop", "ok"),
+        (f"{MISSING}-asyncio", "missing"),
+        (f"{MISSING}-uvloop", "missing"),
+    ]
+    assert [c.results["run"]["loop"] for c in cells[:2]] == ["asyncio", "uvloop"]
+    html = page.read_text()
+    assert "Sequential awaits vs asyncio.gather vs TaskGroup" in html
+    assert f"{CURRENT}-asyncio" in html
+    assert f"{CURRENT}-uvloop" in html
+    assert "uvloop 0." in html  # the loop's version, read from the results file
+    assert f"no Python {MISSING} found" in html
+    assert html.count('class="rel">1×') == 2  # the anti-pattern is the unit, once per cell
+    assert "<svg" in html
+    assert "http://" not in html.replace("http://www.w3.org", "")  # self-contained
+    assert f"{MISSING}: missing" in tiny_matrix.stderr  # and said in the output
+
+
+def test_matrix_page_is_a_function_of_the_results_files(
+    tiny_matrix: subprocess.CompletedProcess[str],
+) -> None:
+    """Rebuilding the page from the results files alone gives the same ratios per cell."""
+    page = Path(tiny_matrix.stdout.strip().splitlines()[-1])
+    _, cells = load_matrix(page.with_name("matrix.json"))
+    paths = [page.parent / f"{c.name}" / "latest" / "results.json" for c in cells[:2]]
+    proc = subprocess.run(
+        [sys.executable, "-m", "reports.matrix", *map(str, paths), "--out", str(page)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert proc.returncode == 0, proc.stderr
+    rebuilt = page.read_text()
+    for cell in cells[:2]:
+        scenario = cell.results["scenarios"][0]
+        anti = scenario["variants"][0]["stats"]["median"]
+        for variant in scenario["variants"]:
+            assert f"{variant['stats']['median'] / anti:.3g}×" in rebuilt
+
+
+def _cell_results(python: str, loop: str, speed: float) -> dict[str, Any]:
+    """The synthetic run as if made by ``python``/``loop``, every median scaled by ``speed``."""
+    results = copy.deepcopy(synthetic_results())
+    results["run"]["loop"] = loop
+    results["run"]["env"].update(python=python, loop=loop, loop_version="0.21.0")
+    for scenario in results["scenarios"]:
+        for variant in scenario["variants"]:
+            variant["stats"]["median"] *= speed
+    return results
+
+
+def test_ratios_to_the_anti_pattern_are_per_run(tmp_path: Path) -> None:
+    """Each cell's ratios use its own anti-pattern: a faster interpreter keeps the same ratios."""
+    paths = []
+    for name, (python, loop, speed) in {
+        "a": ("3.11.7", "asyncio", 1.0),
+        "b": ("3.13.0", "uvloop", 0.5),
+    }.items():
+        paths.append(
+            write_json_atomic(tmp_path / name / "results.json", _cell_results(python, loop, speed))
+        )
+    cells = cells_from_results(paths)
+    html = render_matrix(None, cells)
+    first = load_results(paths[0])["scenarios"][0]["variants"]
+    ratio = first[1]["stats"]["median"] / first[0]["stats"]["median"]
+    assert html.count(f'class="rel">{ratio:.3g}×') == 2  # the same ratio in both cells
+    assert "0.5×" in html  # the overview: every median of the second cell is half the first's
+    assert "CPython 3.13.0 · uvloop 0.21.0" in html
+
+
+def test_failed_and_unavailable_cells_are_listed_not_fatal(tmp_path: Path) -> None:
+    """A cell without results (failed, unavailable) is listed with its reason; the rest renders."""
+    write_json_atomic(tmp_path / "ok" / "results.json", _cell_results("3.11.7", "asyncio", 1.0))
+    manifest = {
+        "schema": 1,
+        "kind": "asyncio-perf-lab/matrix",
+        "id": "matrix-test",
+        "profile": "quick",
+        "wall_s": 12.0,
+        "cells": [
+            {"python": "3.11", "loop": "asyncio", "status": "ok", "results": "ok/results.json"},
+            {"python": "3.12", "loop": "uvloop", "status": "unavailable", "detail": "no uvloop"},
+            {"python": "3.13", "loop": "asyncio", "status": "ok", "results": "gone.json"},
+        ],
+    }
+    write_json_atomic(tmp_path / "matrix.json", manifest)
+    _, cells = load_matrix(tmp_path / "matrix.json")
+    assert [c.status for c in cells] == ["ok", "unavailable", "failed"]
+    html = render_matrix(manifest, cells)
+    assert "Not run or incomplete (2)" in html
+    assert "no uvloop" in html
+    assert "results unreadable" in html
+
+
+def test_a_python_on_path_must_really_run_as_that_version(tmp_path: Path) -> None:
+    """A pyenv-style shim that cannot run the version is skipped; a working one is found."""
+    shim = tmp_path / "broken" / f"python{MISSING}"
+    shim.parent.mkdir()
+    shim.write_text("#!/bin/sh\necho 'pyenv: command not found' >&2\nexit 127\n")
+    shim.chmod(0o755)
+    assert matrix.find_interpreter(MISSING, search_path=str(shim.parent)) is None
+    real = tmp_path / "real" / f"python{MISSING}"
+    real.parent.mkdir()
+    real.write_text(f"#!/bin/sh\necho {MISSING}.1\n")
+    real.chmod(0o755)
+    found = matrix.find_interpreter(MISSING, search_path=f"{shim.parent}{os.pathsep}{real.parent}")
+    assert found is not None
+    assert (found.version, found.full_version, found.current) == (MISSING, f"{MISSING}.1", False)
+    current = matrix.find_interpreter(CURRENT)
+    assert current is not None
+    assert (current.executable, current.current) == (sys.executable, True)
+
+
+def test_a_venv_with_a_fresh_stamp_is_reused_not_rebuilt(tmp_path: Path) -> None:
+    """An installed venv newer than pyproject.toml is reused; a stale one is refilled like make."""
+    pyproject = tmp_path / "pyproject.toml"
+    pyproject.write_text(
+        '[project]\nname = "x"\ndependencies = ["aiohttp>=3.9"]\n'
+        '[project.optional-dependencies]\nuvloop = ["uvloop>=0.19"]\ndev = ["pytest>=8.0"]\n'
+    )
+    interpreter = matrix.Interpreter(MISSING, f"{MISSING}.0", "/usr/bin/false")
+    commands: list[list[str]] = []
+
+    def fake_run(cmd: list[str], timeout: float) -> subprocess.CompletedProcess[str]:
+        commands.append(cmd)
+        if cmd[1:3] == ["-m", "venv"]:
+            (Path(cmd[3]) / "bin").mkdir(parents=True)
+            (Path(cmd[3]) / "bin" / "python").touch()
+        return subprocess.CompletedProcess(cmd, 0, "", "")
+
+    python, note = matrix.ensure_venv(interpreter, tmp_path / "venvs", pyproject, run=fake_run)
+    assert note.startswith("created")
+    assert [c[1:3] for c in commands] == [["-m", "venv"], ["-m", "pip"]]
+    listing = (tmp_path / "venvs" / MISSING / "requirements.txt").read_text().split()
+    assert listing == ["aiohttp>=3.9", "uvloop>=0.19", "pytest>=8.0"]
+    assert (tmp_path / "venvs" / MISSING / ".gitignore").read_text() == "*\n"
+    commands.clear()
+    again, note = matrix.ensure_venv(interpreter, tmp_path / "venvs", pyproject, run=fake_run)
+    assert (again, commands) == (python, [])
+    assert note.startswith("reused")
+
+
+def test_uvloop_that_will_not_install_leaves_the_rest_installed(tmp_path: Path) -> None:
+    """If the full install fails, the venv is filled without uvloop and the note says so."""
+    pyproject = tmp_path / "pyproject.toml"
+    pyproject.write_text(
+        '[project]\nname = "x"\ndependencies = ["aiohttp>=3.9"]\n'
+        '[project.optional-dependencies]\nuvloop = ["uvloop>=0.19"]\n'
+    )
+    venv = tmp_path / "venvs" / MISSING
+    (venv / "bin").mkdir(parents=True)
+    (venv / "bin" / "python").touch()
+
+    def fake_run(cmd: list[str], timeout: float) -> subprocess.CompletedProcess[str]:
+        wants_uvloop = "uvloop" in (venv / "requirements.txt").read_text()
+        return subprocess.CompletedProcess(cmd, 1 if wants_uvloop else 0, "", "no wheel")
+
+    interpreter = matrix.Interpreter(MISSING, f"{MISSING}.0", "/usr/bin/false")
+    _, note = matrix.ensure_venv(interpreter, tmp_path / "venvs", pyproject, run=fake_run)
+    assert note.endswith("uvloop could not be installed")
+    assert (venv / "requirements.txt").read_text().split() == ["aiohttp>=3.9"]
+
+
+@pytest.mark.parametrize(
+    ("args", "named"),
+    [
+        (["--pythons", "3.9"], "below 3.11"),
+        (["--pythons", "three"], "not a version"),
+        (["--loops", "trio"], "allowed: asyncio, uvloop"),
+        (["no_such_scenario"], "unknown scenario"),
+    ],
+)
+def test_bad_input_is_one_line_and_exit_2(args: list[str], named: str, tmp_path: Path) -> None:
+    """Bad versions, loops or scenarios are refused in one line with exit 2, before any run."""
+    proc = lab("matrix", *args, "--out", str(tmp_path), timeout=60)
+    assert proc.returncode == 2
+    assert named in proc.stderr
+    assert len(proc.stderr.strip().splitlines()) == 1
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_matrix_manifest_records_every_cell(tiny_matrix: subprocess.CompletedProcess[str]) -> None:
+    """matrix.json names the request and each cell's outcome, with paths relative to it."""
+    page = Path(tiny_matrix.stdout.strip().splitlines()[-1])
+    manifest = json.loads(page.with_name("matrix.json").read_text())
+    assert manifest["kind"] == "asyncio-perf-lab/matrix"
+    assert manifest["profile"] == "tiny"
+    assert manifest["targets"] == ["sequential_vs_gather"]
+    ok = [c for c in manifest["cells"] if c["status"] == "ok"]
+    assert all(not Path(c["results"]).is_absolute() for c in ok)
+    assert all((page.parent / c["results"]).exists() for c in ok)
+
+
+FAKE_RUN = """#!{python}
+import sys
+from pathlib import Path
+
+args = sys.argv[1:]
+out = Path(args[args.index("--out") + 1])
+targets = args[args.index("--out") + 2 :]
+if not targets or "ordering" in targets or "ordering:eager_task" in targets:
+    print("run failed: ordering:eager_task failed (exit 1):")
+    sys.exit(1)
+run = out / f"run{{len(list(out.glob('run*')))}}"
+run.mkdir(parents=True)
+(run / "results.json").write_text("{{}}")
+(out / "latest").unlink(missing_ok=True)
+(out / "latest").symlink_to(run.name)
+"""
+
+
+def test_a_variant_that_fails_in_one_cell_is_left_out_not_the_cell(tmp_path: Path) -> None:
+    """A variant broken under one interpreter/loop is named and left out; the rest still runs."""
+    fake = tmp_path / "python"
+    fake.write_text(FAKE_RUN.format(python=sys.executable))
+    fake.chmod(0o755)
+    config = matrix.MatrixConfig(pythons=[CURRENT], loops=["uvloop"], targets=["ordering"])
+    cell = matrix.Cell(CURRENT, "uvloop")
+    matrix.run_cell(cell, str(fake), config, tmp_path)
+    assert cell.status == "partial"
+    assert cell.detail.startswith("without ordering:eager_task, which failed here")
+    log = (tmp_path / cell.name / "run.log").read_text().splitlines()
+    rerun = next(line for line in log if line.startswith(str(fake)) and "ordering:" in line)
+    assert "ordering:eager_task" not in rerun
+    assert "ordering:call_soon" in rerun
+    assert cell.results is not None
+    assert (tmp_path / cell.results).exists()

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import os
 import time
 from collections.abc import Iterator
+from concurrent.futures import Executor
 
 import pytest
 
@@ -46,14 +48,31 @@ def test_worker_counts_match_the_lab_executors() -> None:
     assert offloading.CORES == context.PROCESS_WORKERS
 
 
+def second_core_is_free(pool: Executor) -> bool:
+    """Whether two CPU jobs in two processes finish in well under twice one job's time right now."""
+    pool.submit(offloading.crunch, 0, 0, 1000).result()  # workers started
+    start = time.perf_counter()
+    pool.submit(offloading.crunch, 0, 0, CPU_ONLY.cpu_rounds).result()
+    one = time.perf_counter() - start
+    start = time.perf_counter()
+    jobs = [pool.submit(offloading.crunch, i, 0, CPU_ONLY.cpu_rounds) for i in range(2)]
+    for job in jobs:
+        job.result()
+    return time.perf_counter() - start < 1.5 * one
+
+
 @pytest.mark.asyncio
 @pytest.mark.skipif(CORES < 2, reason="processes only beat threads with two or more cores")
 async def test_process_pool_beats_threads_for_cpu_work(server: MockServer) -> None:
     """Given two idle cores, CPU jobs finish at least 1.25x faster in processes than in threads."""
-    if os.getloadavg()[0] > CORES:
-        # Other work already keeps every core busy: there is no spare core for a second process.
-        pytest.skip(f"no idle core to run in parallel on: load average {os.getloadavg()[0]:.1f}")
     async with open_context(server.url, SCENARIO.latency, CPU_ONLY) as ctx:
+        # The premise is a spare core; on a shared box another job may hold it for a while.
+        for _ in range(3):
+            if second_core_is_free(ctx.process_pool):
+                break
+            await asyncio.sleep(2)
+        else:
+            pytest.skip("no idle second core: two processes ran no faster than one, 3 tries")
         best = await best_times(5, ["thread_pool", "process_pool"], ctx)
     threads, processes = best["thread_pool"], best["process_pool"]
     assert threads >= 1.25 * processes, f"threads {threads:.3f} s vs processes {processes:.3f} s"

@@ -32,7 +32,7 @@ class Profile:
         return max(self.min_values, min(self.values, fitting))
 
     def pyperf_args(self, call_s: float = 0.0) -> list[str]:
-        """pyperf options for a variant whose call takes about ``call_s`` (0: unknown, calibrate)."""
+        """pyperf options for a variant whose call takes about ``call_s`` (0: calibrate)."""
         args = [
             f"--processes={self.processes}",
             f"--values={self.values_for(call_s)}",
@@ -68,7 +68,13 @@ PROFILES: dict[str, Profile] = {
         tiny_workload=True,
     ),
     "quick": Profile(
-        "quick", processes=1, values=3, warmups=1, min_time=0.05, variant_budget_s=1.0
+        "quick",
+        processes=1,
+        values=3,
+        warmups=1,
+        min_time=0.05,
+        variant_budget_s=1.0,
+        min_values=1,  # quick is for budgets (scale-free); a 3 s variant gets one value
     ),
     "default": Profile(
         "default", processes=2, values=4, warmups=1, min_time=0.1, variant_budget_s=4.0

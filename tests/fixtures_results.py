@@ -14,9 +14,10 @@ from __future__ import annotations
 import copy
 import json
 import random
-import statistics
 from collections.abc import Sequence
 from typing import Any
+
+from benchmarks.stats import quantile, summarize  # the runner's own statistics
 
 SEQUENTIAL_SOURCE = '''async def sequential(ctx: Context) -> dict:
     """Await each call before starting the next: the staircase."""
@@ -42,30 +43,6 @@ BLOCKING_SOURCE = '''async def blocking(ctx: Context) -> list:
     """Hash every chunk right on the loop: nothing else runs until it is done."""
     return [crunch(chunk) for chunk in chunks(ctx.workload)]
 '''
-
-
-def _quantile(values: Sequence[float], q: float) -> float:
-    ordered = sorted(values)
-    pos = q * (len(ordered) - 1)
-    low = int(pos)
-    high = min(low + 1, len(ordered) - 1)
-    return ordered[low] + (ordered[high] - ordered[low]) * (pos - low)
-
-
-def summarize(values: Sequence[float]) -> dict[str, float | int]:
-    """The stats block of a variant, computed the way the runner does."""
-    return {
-        "n": len(values),
-        "median": statistics.median(values),
-        "mean": statistics.fmean(values),
-        "stdev": statistics.stdev(values) if len(values) > 1 else 0.0,
-        "p5": _quantile(values, 0.05),
-        "p25": _quantile(values, 0.25),
-        "p75": _quantile(values, 0.75),
-        "p95": _quantile(values, 0.95),
-        "min": min(values),
-        "max": max(values),
-    }
 
 
 def timings(rng: random.Random, median: float, n: int = 20, noise: float = 0.02) -> list[float]:
@@ -134,8 +111,8 @@ def lag_probe(
     return {
         "interval_ms": 1.0,
         "samples": len(series),
-        "p50_ms": _quantile(lags, 0.5),
-        "p99_ms": _quantile(lags, 0.99),
+        "p50_ms": quantile(lags, 0.5),
+        "p99_ms": quantile(lags, 0.99),
         "max_ms": max(lags),
         "over_10ms": sum(lag >= 10 for lag in lags),
         "over_100ms": sum(lag >= 100 for lag in lags),

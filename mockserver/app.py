@@ -135,6 +135,7 @@ def _envelope(api: MockApi, route: str, endpoint: Endpoint) -> Callable[..., Awa
     nothing_to_inject = api.default_latency.is_zero
 
     async def handle(request: web.Request) -> web.StreamResponse:
+        arrived = asyncio.get_running_loop().time()  # injected delay counts from here
         at_arrival = stats.arrive(route)
         try:
             headers = {CONTENT_TYPE: JSON, DELAY_HEADER: "0", IN_FLIGHT_HEADER: str(at_arrival)}
@@ -149,7 +150,7 @@ def _envelope(api: MockApi, route: str, endpoint: Endpoint) -> Callable[..., Awa
                 return _json_response(exc.as_json(), 400, headers)
             if controls is NO_CONTROLS and nothing_to_inject:
                 return web.Response(body=_body(payload), headers=headers)  # the hot path
-            return await _deliver(api, request, controls, payload, headers)
+            return await _deliver(api, request, controls, payload, headers, arrived)
         finally:
             stats.depart()
 
@@ -162,8 +163,13 @@ async def _deliver(
     controls: Controls,
     payload: Payload,
     headers: dict[str, str],
+    arrived: float,
 ) -> web.StreamResponse:
-    """Hang, delay, then answer with a fault or the body (dripped when asked)."""
+    """Hang, delay, then answer with a fault or the body (dripped when asked).
+
+    The delay is measured from the request's arrival at the handler, so the server's own work
+    (parsing controls, building the payload) is inside it rather than added on top.
+    """
     if controls.hang:
         await hang_forever()
     delay = api.delay_for(controls)
@@ -171,7 +177,7 @@ async def _deliver(
         headers[DELAY_HEADER] = _ms_header(delay)
         api.loop_lag.hold()  # a tick mid-sleep would make the delay late (mockserver.loop_lag)
         try:
-            await asyncio.sleep(delay)
+            await asyncio.sleep(max(0.0, arrived + delay - asyncio.get_running_loop().time()))
         finally:
             api.loop_lag.release()
     if controls.reset:

@@ -1,4 +1,4 @@
-"""Shared fixtures of the mock server tests: one launched server and a client session per test."""
+"""Shared fixtures: launched mock servers and a client session."""
 
 from __future__ import annotations
 
@@ -9,6 +9,14 @@ import pytest
 import pytest_asyncio
 
 from mockserver import MockServer, raise_open_files_limit
+
+
+@pytest.fixture(name="server", scope="module")
+def _server() -> Iterator[MockServer]:
+    """One mock server (no default latency) per test module; scenarios set their own."""
+    raise_open_files_limit()  # scenarios open up to 1000 sockets on each side
+    with MockServer() as server:
+        yield server
 
 
 @pytest.fixture(name="mock_server", scope="session")

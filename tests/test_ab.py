@@ -16,6 +16,7 @@ from benchmarks import ab
 from benchmarks.ab import ABConfig, Job, ab_compare, abba, plan, resolve_revision, worktree
 from benchmarks.compare import GateSettings
 from benchmarks.errors import UsageError
+from tests.lab_cli import run_lab
 
 ROOT = Path(__file__).resolve().parent.parent
 GIT_ID = ["-c", "user.name=lab-test", "-c", "user.email=lab-test@example.invalid"]
@@ -41,13 +42,7 @@ def worktrees(repo: Path = ROOT) -> list[str]:
 
 
 def run_cli(*args: str, cwd: Path = ROOT, timeout: float = 60) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "benchmarks", *args],
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-    )
+    return run_lab(*args, cwd=cwd, timeout=timeout)
 
 
 class FakeBench:

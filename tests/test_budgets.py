@@ -7,7 +7,6 @@ import json
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -43,12 +42,6 @@ SERIALIZED = Variant(
     ideal=GATHER.ideal,
     budget=GATHER.budget,
 )
-
-
-@pytest.fixture(name="server", scope="module")
-def _server() -> Iterator[MockServer]:
-    with MockServer(latency="0ms") as server:
-        yield server
 
 
 def test_over_budget_names_variant_and_figure() -> None:

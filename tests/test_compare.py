@@ -7,7 +7,6 @@ import json
 import math
 import random
 import subprocess
-import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -29,6 +28,7 @@ from benchmarks.mannwhitney import mann_whitney_u, min_p_value, u_statistic
 from benchmarks.stats import summarize
 from reports.compare_page import render_compare_page
 from reports.results_file import validate
+from tests.lab_cli import run_lab
 
 ROOT = Path(__file__).resolve().parent.parent
 SETTINGS = GateSettings()
@@ -131,13 +131,7 @@ def timings(seed: int, median: float, n: int = 16, noise: float = 0.02) -> list[
 
 def run_cli(*args: str) -> subprocess.CompletedProcess[str]:
     """``python -m benchmarks ARGS`` in the repository, as a user would run it."""
-    return subprocess.run(
-        [sys.executable, "-m", "benchmarks", *args],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    return run_lab(*args, timeout=60)
 
 
 def write(path: Path, doc: Any) -> Path:

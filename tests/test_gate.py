@@ -18,7 +18,6 @@ on 8 fresh runs a side.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -37,12 +36,6 @@ from mockserver import MockServer
 ROOT = Path(__file__).resolve().parent.parent
 RESAMPLED_TRIALS = 1000
 FRESH_TRIALS = 10
-
-
-@pytest.fixture(name="server", scope="module")
-def _server() -> Iterator[MockServer]:
-    with MockServer(latency="0ms") as server:
-        yield server
 
 
 def figures(result: CaseResult) -> str:

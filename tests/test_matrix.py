@@ -16,6 +16,7 @@ from benchmarks import matrix
 from reports.matrix import cells_from_results, load_matrix, render_matrix
 from reports.results_file import load_results, write_json_atomic
 from tests.fixtures_results import synthetic_results
+from tests.lab_cli import run_lab
 
 ROOT = Path(__file__).resolve().parent.parent
 CURRENT = f"{sys.version_info[0]}.{sys.version_info[1]}"
@@ -23,13 +24,7 @@ MISSING = "3.99"  # a version no machine has: the fake missing interpreter
 
 
 def lab(*args: str, timeout: float = 240) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "benchmarks", *args],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-    )
+    return run_lab(*args, timeout=timeout)
 
 
 @pytest.fixture(name="tiny_matrix", scope="module")

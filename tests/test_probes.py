@@ -11,7 +11,6 @@ import sys
 import threading
 import time
 import types
-from collections.abc import Iterator
 from pathlib import Path
 
 import aiohttp
@@ -31,12 +30,6 @@ ROOT = Path(__file__).resolve().parent.parent
 BLOCK_S = 0.060
 ORIGINAL_RUN = asyncio.events.Handle._run
 ORIGINAL_SESSION_INIT = aiohttp.ClientSession.__init__
-
-
-@pytest.fixture(name="server", scope="module")
-def _server() -> Iterator[MockServer]:
-    with MockServer(latency="0ms") as server:
-        yield server
 
 
 def _line_of(func, marker: str) -> int:

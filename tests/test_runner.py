@@ -11,18 +11,9 @@ import jsonschema
 import pytest
 
 from reports.results_file import load_results, schema
+from tests.lab_cli import run_lab as lab
 
 ROOT = Path(__file__).resolve().parent.parent
-
-
-def lab(*args: str, timeout: float = 300) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "benchmarks", *args],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-    )
 
 
 @pytest.fixture(name="quick_run", scope="module")

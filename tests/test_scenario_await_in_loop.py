@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-from collections.abc import Iterator
 
 import pytest
 
@@ -14,12 +13,6 @@ from mockserver import MockServer
 
 SCENARIO = scenarios.load("await_in_loop")
 WORKLOAD = dataclasses.replace(SCENARIO.workload, items=8, limit=3)
-
-
-@pytest.fixture(name="server", scope="module")
-def _server() -> Iterator[MockServer]:
-    with MockServer() as server:
-        yield server
 
 
 @pytest.mark.asyncio

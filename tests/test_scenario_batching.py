@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import math
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -15,12 +14,6 @@ from mockserver import MockServer
 
 SCENARIO = scenarios.load("batching")
 WORKLOAD = SCENARIO.workload
-
-
-@pytest.fixture(name="server", scope="module")
-def _server() -> Iterator[MockServer]:
-    with MockServer() as server:
-        yield server
 
 
 @pytest.fixture(name="stats", scope="module")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable
 
 import pytest
 
@@ -14,12 +14,6 @@ from scenarios import Context, Variant
 from scenarios.blocking_cpu import crunch
 
 SCENARIO = scenarios.load("blocking_cpu")
-
-
-@pytest.fixture(name="server", scope="module")
-def _server() -> Iterator[MockServer]:
-    with MockServer() as server:
-        yield server
 
 
 async def max_lag_ms(variant: Variant, ctx: Context) -> float:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import time
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -16,12 +15,6 @@ from mockserver import MockServer
 
 SCENARIO = scenarios.load("combinators")
 DISCONNECT_POLL_S = 0.5  # how long the server may take to notice the cancelled requests
-
-
-@pytest.fixture(name="server", scope="module")
-def _server() -> Iterator[MockServer]:
-    with MockServer() as server:
-        yield server
 
 
 async def in_flight_after(server: MockServer, within_s: float) -> int:

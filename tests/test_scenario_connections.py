@@ -6,7 +6,6 @@ import asyncio
 import dataclasses
 import inspect
 import time
-from collections.abc import Iterator
 from typing import Any
 
 import aiohttp
@@ -14,19 +13,12 @@ import pytest
 
 import scenarios
 from benchmarks.context import open_context
-from mockserver import MockServer, parse_latency, raise_open_files_limit
+from mockserver import MockServer, parse_latency
 from scenarios import connections
 
 SCENARIO = scenarios.load("connections")
 # Long enough that the client has sent all 1000 requests before the first one is answered.
 CONCURRENCY_PROOF_LATENCY = "600ms"
-
-
-@pytest.fixture(name="server", scope="module")
-def _server() -> Iterator[MockServer]:
-    raise_open_files_limit()  # 1000 sockets on each side
-    with MockServer() as server:
-        yield server
 
 
 async def measure(

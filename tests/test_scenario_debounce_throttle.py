@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import math
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -14,12 +13,6 @@ from benchmarks.context import open_context
 from mockserver import MockServer, parse_latency
 
 SCENARIO = scenarios.load("debounce_throttle")
-
-
-@pytest.fixture(name="server", scope="module")
-def _server() -> Iterator[MockServer]:
-    with MockServer() as server:
-        yield server
 
 
 async def run_variant(server: MockServer, name: str) -> dict[str, Any]:

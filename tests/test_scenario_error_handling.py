@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import warnings
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -16,12 +15,6 @@ from scenarios import error_handling
 
 SCENARIO = scenarios.load("error_handling")
 FAILING = sum(1 for i in range(SCENARIO.tiny.jobs) if i % SCENARIO.tiny.fail_every == 0)
-
-
-@pytest.fixture(name="server", scope="module")
-def _server() -> Iterator[MockServer]:
-    with MockServer() as server:
-        yield server
 
 
 async def run_variant(server: MockServer, name: str) -> tuple[Any, dict[str, float]]:

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 
 import scenarios
@@ -13,12 +11,6 @@ from mockserver import MockServer
 from scenarios import Context, Variant
 
 SCENARIO = scenarios.load("large_json")
-
-
-@pytest.fixture(name="server", scope="module")
-def _server() -> Iterator[MockServer]:
-    with MockServer() as server:
-        yield server
 
 
 async def max_lag_ms(variant: Variant, ctx: Context) -> float:

@@ -6,7 +6,6 @@ import asyncio
 import dataclasses
 import os
 import time
-from collections.abc import Iterator
 from concurrent.futures import Executor
 
 import pytest
@@ -21,12 +20,6 @@ SCENARIO = scenarios.load("offloading")
 CPU_ONLY = dataclasses.replace(SCENARIO.workload, blocking_calls=0)
 IO_ONLY = dataclasses.replace(SCENARIO.workload, blocking_calls=8, cpu_jobs=0)
 CORES = os.cpu_count() or 1
-
-
-@pytest.fixture(name="server", scope="module")
-def _server() -> Iterator[MockServer]:
-    with MockServer() as server:
-        yield server
 
 
 async def best_times(rounds: int, variants: list[str], ctx: Context) -> dict[str, float]:

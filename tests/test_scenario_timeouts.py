@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -15,12 +14,6 @@ from mockserver import MockServer
 from scenarios import timeouts
 
 SCENARIO = scenarios.load("timeouts")
-
-
-@pytest.fixture(name="server", scope="module")
-def _server() -> Iterator[MockServer]:
-    with MockServer() as server:
-        yield server
 
 
 async def run_timed(server: MockServer, name: str) -> tuple[float, Any, dict[str, float]]:

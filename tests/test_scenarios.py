@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import inspect
-from collections.abc import Iterator
 
 import pytest
 
@@ -12,12 +11,6 @@ from benchmarks.context import open_context
 from mockserver import MockServer
 
 RAN: set[str] = set()
-
-
-@pytest.fixture(name="server", scope="module")
-def _server() -> Iterator[MockServer]:
-    with MockServer() as server:
-        yield server
 
 
 @pytest.mark.asyncio

@@ -6,7 +6,6 @@ import asyncio
 import random
 import statistics
 import time
-from collections.abc import Iterator
 from typing import Any
 
 import aiohttp
@@ -15,20 +14,13 @@ import pytest
 import scenarios
 from benchmarks.context import make_session, open_context
 from benchmarks.stats import quantile
-from mockserver import MockServer, raise_open_files_limit
+from mockserver import MockServer
 from scenarios._loadgen import open_loop, percentile
 
 ASYNC_RUNS = 3  # the async p99 is the median of three warm runs: one noisy run is not the rule
 MAX_ASYNC_RUNS = 6
 MAX_SLIP_MS = 50.0  # a client this late did not keep the arrival rate: that run is repeated
 STALL_MS = 400
-
-
-@pytest.fixture(name="server", scope="module")
-def _server() -> Iterator[MockServer]:
-    raise_open_files_limit()
-    with MockServer() as server:
-        yield server
 
 
 @pytest.fixture(name="load", scope="module")

@@ -6,7 +6,6 @@ import json
 import subprocess
 import sys
 import textwrap
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -16,12 +15,6 @@ from benchmarks.probes.chrome_trace import check_trace
 from mockserver import MockServer
 
 ROOT = Path(__file__).resolve().parent.parent
-
-
-@pytest.fixture(name="server", scope="module")
-def _server() -> Iterator[MockServer]:
-    with MockServer(latency="0ms") as server:
-        yield server
 
 
 def _trace(*args: str) -> subprocess.CompletedProcess[str]:

@@ -175,6 +175,11 @@ async def _deliver(
     delay = api.delay_for(controls)
     if delay:
         headers[DELAY_HEADER] = _ms_header(delay)
+    # Everything but the write is done before the sleep: after it, only the answer is left.
+    response = None if controls.reset else _fault(controls, api, headers)
+    if response is None and controls.drip is None and not controls.reset:
+        response = web.Response(body=_body(payload), headers=headers)
+    if delay:
         api.loop_lag.hold()  # a tick mid-sleep would make the delay late (mockserver.loop_lag)
         try:
             await asyncio.sleep(max(0.0, arrived + delay - asyncio.get_running_loop().time()))
@@ -183,9 +188,9 @@ async def _deliver(
     if controls.reset:
         reset_connection(request)
         return web.Response(status=500, headers=headers)  # never reaches the client
-    response = _fault(controls, api, headers)
     if controls.drip is None:
-        return response or web.Response(body=_body(payload), headers=headers)
+        assert response is not None
+        return response
     if response is None:
         stream = web.StreamResponse(headers=headers)
         return await drip_body(request, stream, _body(payload), controls.drip)

@@ -40,7 +40,9 @@ async def probe_variant(
     async with open_context(
         base_url, latency, workload, trace_configs=[probes.requests.config]
     ) as ctx:
+        start = time.perf_counter()
         await variant.run(ctx)
+        warm_wall = time.perf_counter() - start
         ctx.observations.clear()
         server.reset_stats()
         async with probes:
@@ -52,6 +54,7 @@ async def probe_variant(
         stats = server.stats()
         probe = {
             "wall_s": wall,
+            "warm_wall_s": warm_wall,
             "loop_lag": probes.lag.summary(),
             "server": {
                 "max_in_flight": stats["max_in_flight"],

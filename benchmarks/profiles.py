@@ -39,9 +39,15 @@ class Profile:
             f"--warmups={self.warmups}",
             f"--min-time={self.min_time}",
         ]
-        if call_s >= self.min_time:
-            args.append("--loops=1")  # one call already fills a value: skip calibration
+        if call_s > 0:
+            args.append(f"--loops={self.loops_for(call_s)}")  # known: skip pyperf's calibration
         return args
+
+    def loops_for(self, call_s: float) -> int:
+        """Calls per value so a value lasts ``min_time``: pyperf's own rule (powers of 2)."""
+        if call_s >= self.min_time:
+            return 1
+        return 2 ** math.ceil(math.log2(self.min_time / call_s))
 
     def as_dict(self) -> dict[str, object]:
         """The settings as recorded in the results file."""

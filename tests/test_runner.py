@@ -10,6 +10,7 @@ from pathlib import Path
 import jsonschema
 import pytest
 
+from benchmarks.profiles import PROFILES
 from reports.results_file import load_results, schema
 from tests.lab_cli import run_lab as lab
 
@@ -144,3 +145,28 @@ def test_pytest_benchmark_suite_runs_and_saves(tmp_path: Path) -> None:
     assert names == {
         f"bench_variant[sequential_vs_gather:{v}]" for v in ("sequential", "gather", "task_group")
     }
+
+
+@pytest.mark.parametrize("call_s", [1e-6, 3e-4, 0.02, 0.049, 0.05, 0.3, 5.0])
+def test_loops_per_value_fill_min_time_without_calibration(call_s: float) -> None:
+    """The probe's call size sets pyperf's loops: each value lasts at least min_time, at most 2x."""
+    profile = PROFILES["quick"]
+    loops = profile.loops_for(call_s)
+    assert loops >= 1
+    assert loops & (loops - 1) == 0  # a power of 2, as pyperf calibrates
+    if call_s >= profile.min_time:
+        assert loops == 1
+    else:
+        assert profile.min_time <= loops * call_s < 2 * profile.min_time
+    assert f"--loops={loops}" in profile.pyperf_args(call_s)
+    assert not any(a.startswith("--loops") for a in profile.pyperf_args(0.0))  # 0: calibrate
+
+
+@pytest.mark.parametrize("name", sorted(PROFILES))
+def test_slow_variants_get_fewer_values_never_below_the_minimum(name: str) -> None:
+    """The per-variant budget shrinks values for slow calls, down to min_values and no further."""
+    profile = PROFILES[name]
+    assert profile.values_for(1e-3) == profile.values
+    assert profile.values_for(1e3) == profile.min_values
+    sizes = [profile.values_for(c) for c in (0.01, 0.1, 0.5, 1.0, 3.0, 10.0)]
+    assert sizes == sorted(sizes, reverse=True)

@@ -63,6 +63,7 @@ async def probe_variant(
             },
             "requests": probes.request_spans(),
             "blocking": probes.blocking(),
+            "blocking_threshold_ms": probes.threshold_s * 1e3,
             "callbacks": probes.callback_timeline(),
             "overhead": estimate(probes, wall, costs),
             "observations": dict(ctx.observations),

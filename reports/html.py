@@ -24,8 +24,8 @@ from reports.units import format_ms, format_percent, format_range, format_ratio,
 
 TEMPLATES = Path(__file__).with_name("templates")
 MAX_BLOCKING_ROWS = 5  # per variant; a flood of slow callbacks is summarised, not listed
-# The probes' default threshold (benchmarks.probes.callbacks.DEFAULT_THRESHOLD_S, 20 ms): the
-# results file flags blocking callbacks but does not record the threshold it used.
+# The probes' default threshold (benchmarks.probes.callbacks.DEFAULT_THRESHOLD_S, 20 ms), for
+# results files written before probes recorded ``blocking_threshold_ms``.
 BLOCKING_THRESHOLD_MS = 20.0
 MIN_TIMELINE_S = 5e-6  # callback times are kept to the µs: a shorter run has nothing to draw
 MAX_RESULT_ITEMS = 20  # a returned list of up to this many short scalars reads as a sequence
@@ -347,6 +347,9 @@ def loop_timeline(
     ]
     loop = any(lane.callbacks for lane in lanes)
     requests = any(lane.requests for lane in lanes)
+    threshold_ms = max(
+        v["probe"].get("blocking_threshold_ms", BLOCKING_THRESHOLD_MS) for v in variants
+    )
     if not loop and not requests:
         return None, ""
     extent = charts.timeline_extent(lanes)
@@ -366,7 +369,7 @@ def loop_timeline(
         "What actually happens behind the scenes: one probe run per variant, all on one time "
         "axis. The top row of each panel is the event loop: every callback it ran (dark; "
         "callbacks closer than a pixel merge), and in red those that held it for "
-        f"{BLOCKING_THRESHOLD_MS:g} ms or more."
+        f"{threshold_ms:g} ms or more."
     )
     if requests:
         caption += (
@@ -374,9 +377,7 @@ def loop_timeline(
             "they form a staircase, started together they stack. A light red shade marks each "
             "blocking stretch: meanwhile the loop could not start, read or finish any request."
         )
-    svg = charts.timeline_chart(
-        lanes, title, uid=f"{uid}-timeline", blocking_ms=BLOCKING_THRESHOLD_MS
-    )
+    svg = charts.timeline_chart(lanes, title, uid=f"{uid}-timeline", blocking_ms=threshold_ms)
     return Chart(svg, caption), ""
 
 

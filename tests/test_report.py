@@ -608,3 +608,15 @@ def test_reading_results_does_not_import_the_chart_stack() -> None:
     )
     proc = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr
+
+
+def test_timeline_caption_uses_the_threshold_the_probe_recorded() -> None:
+    """A probe run with a 50 ms blocking threshold is described as such; older files say 20 ms."""
+    data = synthetic_results()
+    older = section(render_report(data), "s2-cpu_on_the_loop")
+    assert "held it for 20 ms or more" in older
+    for v in data["scenarios"][1]["variants"]:
+        v["probe"]["blocking_threshold_ms"] = 50.0
+    body = section(render_report(data), "s2-cpu_on_the_loop")
+    assert "held it for 50 ms or more" in body
+    assert "held it for 20 ms or more" not in body

@@ -1,6 +1,6 @@
 # asyncio-perf-lab: the front door. Every target bootstraps .venv from nothing but python3 >= 3.11.
 .DEFAULT_GOAL := help
-.PHONY: help bench bench-quick bench-server bench-overhead bench-gate bench-matrix report compare ab trace serve test lint format readme-chart clean
+.PHONY: help bench bench-quick bench-server bench-overhead bench-gate bench-matrix trend report compare ab trace serve test lint format readme-chart clean
 
 PYTHON ?= python3
 VENV   := .venv
@@ -39,6 +39,9 @@ bench-gate: $(STAMP) ## false-alarm rate and power of the regression gate on thi
 
 bench-matrix: $(STAMP) ## quick profile under every Python (3.11-3.13) and loop found, merged in one report
 	$(PY) -m benchmarks matrix $(ARGS)
+
+trend: $(STAMP) ## chart every variant's median across the runs kept in results/ (history, never a gate)
+	$(PY) -m reports trend results $(ARGS)
 
 report: $(STAMP) ## rebuild the HTML report of the newest run (RESULTS=path/to/results.json to choose)
 	$(PY) -m reports build $(or $(RESULTS),results/latest/results.json)

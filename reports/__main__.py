@@ -15,6 +15,7 @@ from typing import NoReturn
 from reports.results_file import ResultsFileError
 
 LATEST = "results/latest/results.json"
+DEFAULT_LAST = 30  # reports.trend.DEFAULT_LAST, kept here so --help needs no matplotlib import
 
 
 class Parser(argparse.ArgumentParser):
@@ -38,9 +39,17 @@ def cmd_readme_chart(args: argparse.Namespace) -> Path:
     return build_readme_chart(args.results, args.out)
 
 
+def cmd_trend(args: argparse.Namespace) -> Path:
+    """Write the trend page and return its path."""
+    from reports.trend import build_trend
+
+    return build_trend(args.paths, args.out, args.last)
+
+
 COMMANDS: dict[str, Callable[[argparse.Namespace], Path]] = {
     "build": cmd_build,
     "readme-chart": cmd_readme_chart,
+    "trend": cmd_trend,
 }
 
 
@@ -48,7 +57,7 @@ def build_parser() -> Parser:
     """The parser of every command; each command's help ends with an example."""
     parser = Parser(
         prog="python -m reports",
-        description="Build the HTML report of a run, or the README's headline chart.",
+        description="Build the HTML report of a run, the trend across runs, or the README chart.",
         epilog="Example: python -m reports build results/latest/results.json",
     )
     sub = parser.add_subparsers(dest="command", required=True, parser_class=Parser)
@@ -79,6 +88,26 @@ def build_parser() -> Parser:
     )
     chart.add_argument(
         "--out", metavar="PATH", help="where to write (default: docs/readme-chart.svg in the repo)"
+    )
+    trend = sub.add_parser(
+        "trend",
+        help="write a page of every variant's median across the runs kept (never a gate)",
+        description=(
+            "Write one self-contained HTML page charting each variant's median across runs, "
+            "oldest first, and print its path. History only: it fails for bad input alone. "
+            "Example: python -m reports trend results/ --last 20"
+        ),
+    )
+    trend.add_argument(
+        "paths", metavar="PATH", nargs="*", default=["results"],
+        help="results files, or directories holding */results.json (default: results)",
+    )  # fmt: skip
+    trend.add_argument(
+        "--last", type=int, default=DEFAULT_LAST, metavar="N",
+        help=f"only the newest N runs (default {DEFAULT_LAST}, at least 2)",
+    )  # fmt: skip
+    trend.add_argument(
+        "--out", metavar="PATH", help="where to write (default: trend.html in the first PATH)"
     )
     return parser
 

@@ -25,6 +25,7 @@ import pytest
 
 from reports import build_report
 from reports.results_file import write_json_atomic
+from reports.trend import build_trend
 from tests.fixtures_results import synthetic_results
 
 ARTIFACTS = Path(__file__).parent / "artifacts"
@@ -291,3 +292,22 @@ def test_report_opens_offline_in_chromium(chromium_binary: str, tmp_path: Path) 
     assert page["width"] <= 1280, "the page scrolls sideways"
     assert page["overflowing"] == 0, "a table scrolls sideways at 1280 px"
     assert screenshot.stat().st_size > 10_000
+
+
+@pytest.mark.browser
+def test_trend_page_opens_offline_in_chromium(chromium_binary: str, tmp_path: Path) -> None:
+    """The trend page loads with no console error, fetches nothing, and shows every scenario."""
+    results = synthetic_results()
+    for day in (1, 2):
+        results["run"]["created"] = f"2026-01-0{day}T12:00:00+00:00"
+        write_json_atomic(tmp_path / "results" / f"run-{day}" / "results.json", results)
+    url = build_trend([tmp_path / "results"]).resolve().as_uri()
+
+    page = asyncio.run(open_page(chromium_binary, tmp_path / "profile", url))
+
+    assert page["errors"] == []
+    assert page["requests"] == [url]
+    for scenario in results["scenarios"]:
+        assert scenario["title"] in page["text"]
+    assert page["charts"] == len(results["scenarios"])
+    assert page["width"] <= 1280, "the page scrolls sideways"

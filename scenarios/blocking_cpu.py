@@ -130,10 +130,12 @@ async def process_pool(ctx: Context) -> dict[str, Any]:
     return {"checksums": checksums, "users": await requests}
 
 
-def cpu_seconds(fn: Callable[[], object], runs: int = 3) -> float:
+def cpu_seconds(fn: Callable[[], object], runs: int = 5) -> float:
     """The CPU time ``fn()`` needs on this machine: best of ``runs``, in CPU seconds of this thread.
 
-    CPU time, not wall time, so another process on a shared box does not inflate the model.
+    CPU time, not wall time, so another process on a shared box does not inflate the model. Best
+    of 5, not 3: the first calls pay page faults for memory the warm worker already owns, and
+    with 3 the ideal of large_json's process-pool variant came out 3-5% above its measured median.
     """
     best = math.inf
     for _ in range(runs):

@@ -135,7 +135,7 @@ def _envelope(api: MockApi, route: str, endpoint: Endpoint) -> Callable[..., Awa
     nothing_to_inject = api.default_latency.is_zero
 
     async def handle(request: web.Request) -> web.StreamResponse:
-        arrived = asyncio.get_running_loop().time()  # injected delay counts from here
+        arrived = time.monotonic()  # injected delay counts from here (the clock loop.time() reads)
         at_arrival = stats.arrive(route)
         try:
             headers = {CONTENT_TYPE: JSON, DELAY_HEADER: "0", IN_FLIGHT_HEADER: str(at_arrival)}
@@ -182,7 +182,7 @@ async def _deliver(
     if delay:
         api.loop_lag.hold()  # a tick mid-sleep would make the delay late (mockserver.loop_lag)
         try:
-            await asyncio.sleep(max(0.0, arrived + delay - asyncio.get_running_loop().time()))
+            await asyncio.sleep(max(0.0, arrived + delay - time.monotonic()))
         finally:
             api.loop_lag.release()
     if controls.reset:

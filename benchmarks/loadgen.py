@@ -102,7 +102,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         else:
             base_url = args.url
         session = await stack.enter_async_context(make_session())
-        await _server_json(session, base_url, "POST", "/stats/reset")
+        await _server_json(session, base_url, "POST", "/stats/reset?loop_lag=1")
         path = args.path if args.path.startswith("/") else f"/{args.path}"
         result = await open_loop(
             session, base_url + path, requests=args.requests, rate=args.rate, timeout_s=args.timeout

@@ -332,7 +332,8 @@ async def health(request: web.Request) -> web.Response:
 async def get_stats(request: web.Request) -> web.Response:
     """The counters since the last reset (see ``mockserver.stats``).
 
-    ``?loop_lag=1`` adds ``loop_lag``: the server loop's own lag (``mockserver.loop_lag``).
+    ``?loop_lag=1`` adds ``loop_lag``: the server loop's own lag (``mockserver.loop_lag``), sampled
+    only in a window opened by ``POST /stats/reset?loop_lag=1`` (``sampling`` says whether it is).
     """
     api = request.app[API_KEY]
     body = api.stats.as_json()
@@ -342,9 +343,17 @@ async def get_stats(request: web.Request) -> web.Response:
 
 
 async def reset_stats(request: web.Request) -> web.Response:
-    """Start a new window: zero the counters and restart the seeded streams; returns the zeros."""
+    """Start a new window: zero the counters and restart the seeded streams; returns the zeros.
+
+    ``?loop_lag=1`` samples the server loop's lag during the window; without it, no timer runs:
+    an idle tick chain costs every request a little (``python -m benchmarks.server_throughput``).
+    """
     api = request.app[API_KEY]
     api.reset()
+    if request.query.get("loop_lag") == "1":
+        api.loop_lag.start()
+    else:
+        api.loop_lag.stop()
     return _json_response(api.stats.as_json(), 200, _plain_headers(api))
 
 
@@ -358,10 +367,6 @@ async def not_found(request: web.Request) -> web.Response:
 
 async def _close_pool(app: web.Application) -> None:
     app[API_KEY].pool.close()
-
-
-async def _start_loop_lag(app: web.Application) -> None:
-    app[API_KEY].loop_lag.start()
 
 
 async def _stop_loop_lag(app: web.Application) -> None:
@@ -379,7 +384,6 @@ def make_app(latency: str = "0ms", seed: int | None = None) -> web.Application:
     for route, endpoint in ROUTES.items():
         app.router.add_get(route, _envelope(api, route, endpoint), name=None)
     app.router.add_route("*", "/{tail:.*}", not_found)
-    app.on_startup.append(_start_loop_lag)
     app.on_cleanup.append(_stop_loop_lag)
     app.on_cleanup.append(_close_pool)
     return app

@@ -216,8 +216,10 @@ class MockServer(ServerProcess):
         with _NO_PROXY.open(f"{self.url}/stats", timeout=10) as resp:
             return json.loads(resp.read())
 
-    def reset_stats(self) -> None:
-        """``POST /stats/reset``: zero the counters and restart the seeded streams."""
-        request = urllib.request.Request(f"{self.url}/stats/reset", data=b"", method="POST")
+    def reset_stats(self, loop_lag: bool = False) -> None:
+        """``POST /stats/reset``: zero the counters, restart the seeded streams; ``loop_lag``:
+        sample the server loop's lag in the new window."""
+        query = "?loop_lag=1" if loop_lag else ""
+        request = urllib.request.Request(f"{self.url}/stats/reset{query}", data=b"", method="POST")
         with _NO_PROXY.open(request, timeout=10) as resp:
             resp.read()

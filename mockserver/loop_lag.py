@@ -2,9 +2,10 @@
 
 Every ``interval_s`` a tick is due; how late it actually runs is the loop's lag at that moment. A
 handler that calls ``time.sleep`` or burns CPU on the loop holds every tick back, so the lag
-equals the stall. One tick per 5 ms costs a few microseconds each: far below what the server
-spends on requests (``python -m benchmarks.server_throughput`` keeps it honest). The lags since
-the last reset are kept (bounded) and summarised on demand in ``GET /stats?loop_lag=1``.
+equals the stall. The chain runs only in a stats window opened with ``POST
+/stats/reset?loop_lag=1``: each tick is cheap, but a timer always armed made every loop turn of a
+busy server do a little more, measurable in ``python -m benchmarks.server_throughput``. The lags
+since the reset are kept (bounded) and summarised on demand in ``GET /stats?loop_lag=1``.
 
 The chain pauses while any request sleeps for injected latency (``hold``/``release``): a tick
 waking the loop mid-sleep leaves the last epoll wait before the deadline a fraction of a
@@ -96,6 +97,7 @@ class LoopLagSampler:
         """Lag percentiles (linear between closest ranks), max and counts, in ms."""
         lags_ms = [lag * 1000 for lag in self.lags]
         return {
+            "sampling": self._running,
             "interval_ms": self.interval_s * 1000,
             "samples": self.ticks,
             "p50_ms": round(_quantile(lags_ms, 0.50), 3),

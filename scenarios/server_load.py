@@ -57,9 +57,9 @@ TINY = Workload(requests=20, rate=1000.0, async_ms=20, blocking_ms=2)
 
 
 async def _server_stats(ctx: Context, reset: bool = False) -> dict[str, Any]:
-    """Reset the mock server's stats window, or read it (with the server's loop lag)."""
+    """Open a stats window that samples the server's loop lag, or read it (lag included)."""
     if reset:
-        async with ctx.session.post(f"{ctx.base_url}/stats/reset") as resp:
+        async with ctx.session.post(f"{ctx.base_url}/stats/reset?loop_lag=1") as resp:
             resp.raise_for_status()
             return await resp.json()
     async with ctx.session.get(f"{ctx.base_url}/stats?loop_lag=1") as resp:

@@ -189,7 +189,7 @@ async def test_stats_can_show_the_server_loop_lag_of_a_blocking_handler(
     mock_server: MockServer, http: aiohttp.ClientSession
 ) -> None:
     """/stats?loop_lag=1 adds the server's own loop lag: a 60 ms time.sleep shows as >= 50 ms."""
-    mock_server.reset_stats()
+    mock_server.reset_stats(loop_lag=True)
     await get(http, f"{mock_server.url}/work/blocking-sleep?ms=60")
     await asyncio.sleep(0.02)  # let the held-back tick run and record the stall
     lag = (await get(http, f"{mock_server.url}/stats?loop_lag=1"))[1]["loop_lag"]

@@ -178,23 +178,27 @@ def test_percentile_follows_the_lab_statistics_rule() -> None:
 
 @pytest.mark.asyncio
 async def test_stats_loop_lag_is_opt_in_and_sees_a_blocked_loop(server: MockServer) -> None:
-    """GET /stats keeps its keys; ?loop_lag=1 adds the server's lag, which a blocked loop raises."""
+    """Lag is sampled only in a window opened with ?loop_lag=1; a blocked loop raises it there."""
     async with make_session() as session:
-        async with session.post(f"{server.url}/stats/reset") as resp:
-            assert resp.status == 200
-        async with session.get(f"{server.url}/work/blocking-sleep?ms=200") as resp:
-            assert resp.status == 200
+
+        async def lag_after(reset: str, blocking_ms: int) -> dict[str, Any]:
+            async with session.post(f"{server.url}/stats/reset{reset}") as resp:
+                assert resp.status == 200
+            if blocking_ms:
+                async with session.get(f"{server.url}/work/blocking-sleep?ms={blocking_ms}"):
+                    pass
+            await asyncio.sleep(0.1)
+            async with session.get(f"{server.url}/stats?loop_lag=1") as resp:
+                return (await resp.json())["loop_lag"]
+
         async with session.get(f"{server.url}/stats") as resp:
             plain = await resp.json()
-        async with session.get(f"{server.url}/stats?loop_lag=1") as resp:
-            lag = (await resp.json())["loop_lag"]
-        async with session.post(f"{server.url}/stats/reset") as resp:
-            assert resp.status == 200
-        await asyncio.sleep(0.1)
-        async with session.get(f"{server.url}/stats?loop_lag=1") as resp:
-            calm = (await resp.json())["loop_lag"]
+        blocked = await lag_after("?loop_lag=1", 200)
+        calm = await lag_after("?loop_lag=1", 0)
+        off = await lag_after("", 200)
     assert "loop_lag" not in plain
-    assert set(lag) == {
+    assert set(blocked) == {
+        "sampling",
         "interval_ms",
         "samples",
         "p50_ms",
@@ -203,10 +207,13 @@ async def test_stats_loop_lag_is_opt_in_and_sees_a_blocked_loop(server: MockServ
         "over_10ms",
         "over_100ms",
     }
-    assert lag["max_ms"] >= 180
-    assert lag["over_100ms"] >= 1
+    assert blocked["sampling"] is True
+    assert blocked["max_ms"] >= 180
+    assert blocked["over_100ms"] >= 1
     assert calm["samples"] >= 5
     assert calm["max_ms"] < 100
+    # Without the opt-in no timer runs at all: a 200 ms stall leaves no sample behind.
+    assert (off["sampling"], off["samples"], off["max_ms"]) == (False, 0, 0.0)
 
 
 def test_every_variant_runs_on_uvloop(server: MockServer) -> None:

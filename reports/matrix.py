@@ -255,12 +255,6 @@ def geometric_mean(values: Sequence[float]) -> float | None:
 # --- charts -------------------------------------------------------------------------------------
 
 
-def _frac(fig: Figure, left: float, bottom: float, width: float, height: float) -> list[float]:
-    """An axes rectangle given in inches, as the figure fractions ``add_axes`` wants."""
-    w, h = fig.get_size_inches()
-    return [left / w, bottom / h, width / w, height / h]
-
-
 def _log_axis(ax: Any, values: Sequence[float]) -> None:
     low, high = min([*values, 1.0]), max([*values, 1.0])
     ax.set_xscale("log")
@@ -280,7 +274,7 @@ def overview_chart(cells: Sequence[MatrixCell], colors: Mapping[str, str], uid: 
         labels = [charts.plain_text(cell.label) for cell, _ in pairs]
         left = charts.text_width_in(labels, 9) + 0.25
         fig = Figure(figsize=(charts.WIDTH_IN, 0.55 * n + 1.3))
-        ax = fig.add_axes(_frac(fig, left, 0.75, charts.WIDTH_IN - left - 0.3, 0.55 * n))
+        ax = fig.add_axes(charts._frac(fig, left, 0.75, charts.WIDTH_IN - left - 0.3, 0.55 * n))
         everything = [r for _, ratios in pairs for r in ratios]
         for y, (cell, ratios) in enumerate(reversed(pairs)):
             color = colors[cell.name]
@@ -320,7 +314,7 @@ def scenario_chart(
         labels = [charts.plain_text(v["label"]) for v in variants]
         left = charts.text_width_in(labels, 9) + 0.25
         fig = Figure(figsize=(charts.WIDTH_IN, 0.42 * n + 1.25))
-        ax = fig.add_axes(_frac(fig, left, 0.85, charts.WIDTH_IN - left - 0.3, 0.42 * n))
+        ax = fig.add_axes(charts._frac(fig, left, 0.85, charts.WIDTH_IN - left - 0.3, 0.42 * n))
         everything, handles = [], []
         ran = [c for c in cells if c.results is not None]
         for k, cell in enumerate(ran):

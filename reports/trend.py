@@ -248,9 +248,9 @@ def build_trend(
         named = ", ".join(map(str, paths))
         raise ResultsFileError(f"{named}: no readable results file found (skipped {len(skipped)})")
     page = environment().get_template("trend.html.j2").render(t=trend_view(runs[-last:], skipped))
-    out = Path(out_path) if out_path is not None else Path(paths[0]) / PAGE_NAME
-    if out_path is None and not Path(paths[0]).is_dir():
-        out = Path(paths[0]).with_name(PAGE_NAME)
+    first = Path(paths[0])
+    default = first / PAGE_NAME if first.is_dir() else first.with_name(PAGE_NAME)
+    out = Path(out_path) if out_path is not None else default
     try:
         return write_atomic(out, page)
     except OSError as exc:

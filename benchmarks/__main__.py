@@ -1,7 +1,7 @@
-"""Entry point of ``python -m benchmarks``."""
+"""Entry point of ``asyncio-lab``."""
 
 import sys
 
-from benchmarks.cli import main
+from asyncio_perf_lab.benchmarks.cli import main
 
 sys.exit(main())

@@ -1,11 +1,11 @@
 """A/B in one job: a base revision against the working tree, interleaved, on one mock server.
 
 Timings stored from another run drift 10-40% on a shared machine; timings taken side by side do
-not. So ``python -m benchmarks ab --base REV`` checks the base revision out in a temporary git
+not. So ``asyncio-lab ab --base REV`` checks the base revision out in a temporary git
 worktree (always removed, also on Ctrl-C, SIGTERM or failure), starts one mock server, and times
 each selected variant in rounds ordered ABBA (base, head, head, base; the next round BAAB) so a
 slow drift of the machine lands on both sides alike. Every run is a fresh pyperf worker process
-of *that side's own tree* (``python -m benchmarks.worker`` with its cwd in the tree), so each
+of *that side's own tree* (the worker module with its cwd in the tree), so each
 side's scenario code is what gets timed. Each side's values are pooled and judged by
 ``benchmarks.compare``; variants flagged regression or inconclusive are re-run once with twice the
 rounds and the re-run decides. A variant the base revision lacks is reported "new".
@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from benchmarks.compare import (
+from asyncio_perf_lab.benchmarks.compare import (
     Comparison,
     GateSettings,
     Sample,
@@ -41,9 +41,10 @@ from benchmarks.compare import (
     table_console,
     write_html,
 )
-from benchmarks.environment import REPO_ROOT
-from benchmarks.errors import UsageError
-from benchmarks.profiles import PROFILES, Profile
+from asyncio_perf_lab.benchmarks.environment import REPO_ROOT
+from asyncio_perf_lab.benchmarks.profiles import PROFILES, Profile
+from asyncio_perf_lab.benchmarks.worker import WORKER_MODULE
+from asyncio_perf_lab.reports.errors import UsageError
 
 DEFAULT_ROUNDS = 2  # quick profile: 2 rounds x 2 runs x 3 values = 12 values a side
 SIDES = ("base", "head")
@@ -52,7 +53,7 @@ SIDES = ("base", "head")
 # calls every revision of the lab has had (NAMES, load, variants, latency, workload, tiny).
 CATALOG_SCRIPT = """
 import dataclasses, json, sys
-import scenarios
+from asyncio_perf_lab import scenarios
 out = {}
 for name in scenarios.NAMES:
     s = scenarios.load(name)
@@ -80,6 +81,11 @@ class Side:
         """``origin/main (1a2b3c4)`` or ``working tree (1a2b3c4 + changes)``."""
         short = (self.sha or "?")[:10]
         return f"{self.rev} ({short})"
+
+    def worker_module(self) -> str:
+        """The side's own worker module: revisions from before the one-package layout had none."""
+        packaged = (self.tree / "asyncio_perf_lab").is_dir()
+        return WORKER_MODULE if packaged else "benchmarks.worker"
 
 
 @dataclass(frozen=True)
@@ -244,7 +250,7 @@ class Timer:
     """Times one variant of one side in fresh pyperf worker processes of that side's tree.
 
     Each run starts ``processes`` worker processes one after another, as pyperf's master would
-    (``python -m benchmarks.worker --worker --loops N ...``): the timed code and the kind of
+    (``... worker --worker --loops N ...``): the timed code and the kind of
     process are pyperf's own, without a master interpreter per run (half the start-ups). The loops
     per value are calibrated once per variant, on head, by pyperf (``--calibrate-loops``); that
     also gives the time of one call, from which the profile picks the values per process (fewer
@@ -266,7 +272,7 @@ class Timer:
         return [
             sys.executable,
             "-m",
-            "benchmarks.worker",
+            side.worker_module(),
             f"--scenario={job.scenario}",
             f"--variant={job.variant}",
             f"--base-url={self.base_url}",
@@ -284,7 +290,7 @@ class Timer:
         """One worker process of ``side_name``; its pyperf Benchmark (RunError if it fails)."""
         import pyperf
 
-        from benchmarks.runner import WORKER_TIMEOUT_S, RunError
+        from asyncio_perf_lab.benchmarks.runner import WORKER_TIMEOUT_S, RunError
 
         side = self.sides[side_name]
         with tempfile.TemporaryDirectory(prefix="lab-ab-run-") as tmp:
@@ -441,7 +447,7 @@ def write_outputs(
     """comparison.json, compare.html and each side's pooled pyperf suite (for pyperf compare_to)."""
     import pyperf
 
-    from reports.results_file import write_json_atomic
+    from asyncio_perf_lab.reports.results_file import write_json_atomic
 
     paths = {
         "json": write_json_atomic(run_dir / "comparison.json", comparison.to_dict()),
@@ -500,7 +506,7 @@ def run_ab(
         if not jobs:
             raise UsageError("nothing to compare: no variant selected")
         run_dir = prepare_out_dir(config.out_dir, config.profile.name)
-        from mockserver import MockServer, raise_open_files_limit
+        from asyncio_perf_lab.mockserver import MockServer, raise_open_files_limit
 
         raise_open_files_limit()
         shown = progress() if progress is not None else contextlib.nullcontext()
@@ -546,12 +552,12 @@ def run_ab(
 
 
 def cmd_ab(args: argparse.Namespace) -> int:
-    """``python -m benchmarks ab``: print the comparison table and exit 0/1/2/3."""
+    """``asyncio-lab ab``: print the comparison table and exit 0/1/2/3."""
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-    from benchmarks.loops import available_loops
-    from benchmarks.runner import RunError
+    from asyncio_perf_lab.benchmarks.loops import available_loops
+    from asyncio_perf_lab.benchmarks.runner import RunError
 
     if args.rounds < 1:
         raise UsageError(f"--rounds must be at least 1, not {args.rounds}")
@@ -593,7 +599,7 @@ def cmd_ab(args: argparse.Namespace) -> int:
 
 def add_parser(sub: Any) -> None:
     """Register ``ab`` on the CLI's subparsers."""
-    from benchmarks.loops import LOOPS
+    from asyncio_perf_lab.benchmarks.loops import LOOPS
 
     ab = sub.add_parser(
         "ab",
@@ -602,7 +608,7 @@ def add_parser(sub: Any) -> None:
             "Check the base revision out in a temporary git worktree, time base and head "
             "interleaved (ABBA) against one mock server, re-run flagged variants, compare. "
             "Exit 0 pass, 1 regression, 2 bad input, 3 inconclusive. "
-            "Example: python -m benchmarks ab --base origin/main sequential_vs_gather"
+            "Example: asyncio-lab ab --base origin/main sequential_vs_gather"
         ),
     )
     ab.add_argument("targets", nargs="*", metavar="SCENARIO[:VARIANT]", help="default: all")

@@ -12,9 +12,9 @@ from contextlib import AsyncExitStack
 
 import pytest
 
-import scenarios
-from benchmarks.context import open_context
-from mockserver import MockServer
+from asyncio_perf_lab import scenarios
+from asyncio_perf_lab.benchmarks.context import open_context
+from asyncio_perf_lab.mockserver import MockServer
 
 TARGETS = [f"{s.name}:{v}" for s in scenarios.all_scenarios() for v in s.variants]
 

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from benchmarks.errors import UsageError
+from asyncio_perf_lab.reports.errors import UsageError
 
 
 @dataclass(frozen=True)
@@ -69,7 +69,7 @@ def over_budget(results: Mapping[str, Any]) -> list[BudgetCheck]:
 
 def enforce_budgets(results_path: Path, console: Any) -> int:
     """``run --check-budgets``: print each variant over budget with its figure; exit 1 if any."""
-    from reports.results_file import ResultsFileError, load_results
+    from asyncio_perf_lab.reports.results_file import ResultsFileError, load_results
 
     try:
         results = load_results(results_path)

@@ -1,4 +1,4 @@
-"""``python -m benchmarks``: list, run and inspect the lab's scenarios.
+"""``asyncio-lab``: list, run and inspect the lab's scenarios.
 
 Every command turns bad input into one line on stderr and exit code 2, never a traceback.
 """
@@ -15,8 +15,9 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from benchmarks import ab, compare, matrix, trace_cmd
-from benchmarks.errors import UsageError
+from asyncio_perf_lab.benchmarks import ab, compare, matrix, trace_cmd
+from asyncio_perf_lab.reports.errors import UsageError
+from asyncio_perf_lab.reports.units import format_seconds
 
 # Piped output (CI logs, tests) gets a wide console so names are never cut to "sequenti…".
 WIDTH = None if sys.stderr.isatty() else 160
@@ -30,18 +31,9 @@ class Parser(argparse.ArgumentParser):
         self.exit(2, f"{self.prog}: error: {message}\n")
 
 
-def format_seconds(seconds: float) -> str:
-    """Human units for a duration: µs, ms or s."""
-    if seconds < 1e-3:
-        return f"{seconds * 1e6:.1f} µs"
-    if seconds < 1:
-        return f"{seconds * 1e3:.1f} ms"
-    return f"{seconds:.2f} s"
-
-
 def cmd_list(args: argparse.Namespace) -> int:
     """Print the scenarios and their variants as a table."""
-    import scenarios
+    from asyncio_perf_lab import scenarios
 
     table = Table(title="scenarios and variants")
     for column in ("scenario", "variant", "label", "anti-pattern", "why"):
@@ -61,11 +53,11 @@ def cmd_list(args: argparse.Namespace) -> int:
 
 def cmd_run(args: argparse.Namespace) -> int:
     """Time the selected variants, probe them, write results/<run-id>/ and print a summary."""
-    from benchmarks import runner
-    from benchmarks.loops import available_loops
-    from benchmarks.profiles import PROFILES
-    from benchmarks.selection import select
-    from mockserver import parse_latency
+    from asyncio_perf_lab.benchmarks import runner
+    from asyncio_perf_lab.benchmarks.loops import available_loops
+    from asyncio_perf_lab.benchmarks.profiles import PROFILES
+    from asyncio_perf_lab.benchmarks.selection import select
+    from asyncio_perf_lab.mockserver import parse_latency
 
     if args.latency is not None:
         try:
@@ -97,8 +89,8 @@ def cmd_run(args: argparse.Namespace) -> int:
         return 1
     print_summary(path)
     if not args.no_report:
-        from reports import build_report
-        from reports.results_file import ResultsFileError
+        from asyncio_perf_lab.reports import build_report
+        from asyncio_perf_lab.reports.results_file import ResultsFileError
 
         try:
             console.print(f"report: {build_report(path)}", highlight=False)
@@ -107,7 +99,7 @@ def cmd_run(args: argparse.Namespace) -> int:
             return 1
     print(path)
     if args.check_budgets:
-        from benchmarks.budgets import enforce_budgets
+        from asyncio_perf_lab.benchmarks.budgets import enforce_budgets
 
         return enforce_budgets(path, console)
     return 0
@@ -144,15 +136,15 @@ COMMANDS |= {"matrix": matrix.cmd_matrix}
 
 def build_parser() -> Parser:
     """The argument parser of every command; help texts end with an example."""
-    from benchmarks.loops import LOOPS
-    from benchmarks.profiles import PROFILES
+    from asyncio_perf_lab.benchmarks.loops import LOOPS
+    from asyncio_perf_lab.benchmarks.profiles import PROFILES
 
-    parser = Parser(prog="python -m benchmarks", description=__doc__.splitlines()[0])
+    parser = Parser(prog="asyncio-lab", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True, parser_class=Parser)
     sub.add_parser(
         "list",
         help="list scenarios and variants",
-        description="List scenarios and variants. Example: python -m benchmarks list",
+        description="List scenarios and variants. Example: asyncio-lab list",
     )
     run = sub.add_parser(
         "run",
@@ -160,7 +152,7 @@ def build_parser() -> Parser:
         description=(
             "Time variants in pyperf workers against the mock API, probe each once, write "
             "results.json, pyperf.json and report.html. "
-            "Example: python -m benchmarks run sequential_vs_gather --profile quick"
+            "Example: asyncio-lab run sequential_vs_gather --profile quick"
         ),
     )
     run.add_argument("targets", nargs="*", metavar="SCENARIO[:VARIANT]", help="default: all")
@@ -181,8 +173,28 @@ def build_parser() -> Parser:
     return parser
 
 
+def _delegated(command: str) -> Callable[[list[str]], int] | None:
+    """Commands whose parser lives with their own module (interim, until commands/ owns all)."""
+    if command in ("report", "trend", "readme-chart"):
+        from asyncio_perf_lab.reports.__main__ import main as reports_main
+
+        return lambda rest: reports_main(["build" if command == "report" else command, *rest])
+    if command == "serve":
+        from asyncio_perf_lab.mockserver.__main__ import main as serve_main
+
+        return serve_main
+    if command == "loadgen":
+        from asyncio_perf_lab.benchmarks.loadgen import main as loadgen_main
+
+        return loadgen_main
+    return None
+
+
 def main(argv: list[str] | None = None) -> int:
     """Parse, dispatch, and turn UsageError into one line + exit 2."""
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if argv and (delegate := _delegated(argv[0])) is not None:
+        return delegate(argv[1:])
     args = build_parser().parse_args(argv)
     try:
         return COMMANDS[args.command](args)

@@ -35,9 +35,9 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal
 
-from benchmarks.errors import UsageError
-from benchmarks.mannwhitney import mann_whitney_u, min_p_value
-from benchmarks.stats import quantile, summarize
+from asyncio_perf_lab.reports.errors import UsageError
+from asyncio_perf_lab.reports.mannwhitney import mann_whitney_u, min_p_value
+from asyncio_perf_lab.reports.stats import quantile, summarize
 
 Outcome = Literal["pass", "regression", "improvement", "inconclusive", "new", "removed"]
 OUTCOMES: tuple[Outcome, ...] = ("regression", "inconclusive", "improvement", "pass", "new")
@@ -337,7 +337,7 @@ def compare_results(
 
 def compare_files(base_path: Path, head_path: Path, settings: GateSettings) -> Comparison:
     """Load both results files with the one loader and compare them; bad files raise UsageError."""
-    from reports.results_file import ResultsFileError, load_results
+    from asyncio_perf_lab.reports.results_file import ResultsFileError, load_results
 
     try:
         base = load_results(base_path)
@@ -374,7 +374,7 @@ def print_comparison(comparison: Comparison, console: Any) -> None:
     """The text table (Rich) of a comparison, its notes and the one-line summary."""
     from rich.table import Table
 
-    from benchmarks.cli import format_seconds
+    from asyncio_perf_lab.reports.units import format_seconds
 
     table = Table(
         title=(
@@ -420,8 +420,8 @@ def table_console() -> Any:
 
 def write_html(comparison: Comparison, path: Path) -> Path:
     """Render the comparison page (reports.compare_page) and write it atomically."""
-    from reports.compare_page import render_compare_page
-    from reports.results_file import write_atomic
+    from asyncio_perf_lab.reports.compare_page import render_compare_page
+    from asyncio_perf_lab.reports.results_file import write_atomic
 
     try:
         return write_atomic(path, render_compare_page(comparison.to_dict()))
@@ -465,7 +465,7 @@ def add_parser(sub: Any) -> None:
             "Mann-Whitney U on the raw values plus an effect floor on the median. "
             "Exit 0 pass, 1 regression, 2 bad input, 3 inconclusive. Files from two separate "
             "runs carry the machine's drift between them; `ab` avoids it. "
-            "Example: python -m benchmarks compare results/a/results.json "
+            "Example: asyncio-lab compare results/a/results.json "
             "results/b/results.json --html compare.html"
         ),
     )
@@ -477,10 +477,10 @@ def add_parser(sub: Any) -> None:
 
 
 def cmd_compare(args: Any) -> int:
-    """``python -m benchmarks compare``: print the table, write the page, exit 0/1/2/3."""
+    """``asyncio-lab compare``: print the table, write the page, exit 0/1/2/3."""
     from rich.console import Console
 
-    from reports.results_file import write_json_atomic
+    from asyncio_perf_lab.reports.results_file import write_json_atomic
 
     settings = GateSettings(alpha=args.alpha, floor=args.floor)
     comparison = compare_files(Path(args.base), Path(args.head), settings)

@@ -7,8 +7,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from benchmarks.loops import new_event_loop
-from mockserver import MockServer, raise_open_files_limit
+from asyncio_perf_lab.benchmarks.loops import new_event_loop
+from asyncio_perf_lab.mockserver import MockServer, raise_open_files_limit
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:

@@ -11,7 +11,7 @@ from typing import Any
 
 import aiohttp
 
-from scenarios import Context
+from asyncio_perf_lab.scenarios import Context
 
 CONNECTOR_LIMIT = (
     1000  # aiohttp's default of 100 would cap every scenario at 100 requests in flight

@@ -11,7 +11,7 @@ from importlib.metadata import version
 from pathlib import Path
 from typing import Any
 
-from benchmarks.loops import loop_version
+from asyncio_perf_lab.benchmarks.loops import loop_version
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 

@@ -1,13 +1,13 @@
-"""``python -m benchmarks.loadgen``: open-loop load against the mock API, from the command line.
+"""``asyncio-lab loadgen``: open-loop load against the mock API, from the command line.
 
-A thin wrapper: the generator itself is ``scenarios._loadgen`` (the ``server_load`` scenario uses
+A thin wrapper: the generator itself is ``scenarios.loadgen`` (the ``server_load`` scenario uses
 it too, so there is one implementation). This adds a mock server of its own (or a loopback URL
 of one already running), the lab's client session, and a printout of what the client and the
 server saw: throughput, latency from each request's intended start, errors, the generator's own
 schedule slip, the server's max in-flight and loop lag. Bounded: at most ``MAX_REQUESTS``
 requests, each abandoned ``--timeout`` seconds after its intended start.
 
-Example: ``python -m benchmarks.loadgen /work/async-sleep?ms=200 --requests 1000 --rate 5000``
+Example: ``asyncio-lab loadgen /work/async-sleep?ms=200 --requests 1000 --rate 5000``
 """
 
 from __future__ import annotations
@@ -21,10 +21,16 @@ from contextlib import AsyncExitStack
 from typing import Any, NoReturn
 from urllib.parse import urlsplit
 
-from benchmarks.context import make_session
-from benchmarks.loops import LOOPS, available_loops, new_event_loop
-from mockserver import MockServer, raise_open_files_limit
-from scenarios._loadgen import DEFAULT_TIMEOUT_S, MAX_RATE, MAX_REQUESTS, describe, open_loop
+from asyncio_perf_lab.benchmarks.context import make_session
+from asyncio_perf_lab.benchmarks.loops import LOOPS, available_loops, new_event_loop
+from asyncio_perf_lab.mockserver import MockServer, raise_open_files_limit
+from asyncio_perf_lab.scenarios.loadgen import (
+    DEFAULT_TIMEOUT_S,
+    MAX_RATE,
+    MAX_REQUESTS,
+    describe,
+    open_loop,
+)
 
 LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")
 
@@ -59,13 +65,12 @@ def _loopback_url(text: str) -> str:
 def build_parser() -> argparse.ArgumentParser:
     """The command line; the help ends with an example."""
     parser = _Parser(
-        prog="python -m benchmarks.loadgen",
+        prog="asyncio-lab loadgen",
         description=(
             "Send GET PATH at a fixed rate (open loop) to the mock API and report throughput, "
             "latency from each request's intended start, errors, client slip and server lag."
         ),
-        epilog="Example: python -m benchmarks.loadgen /work/async-sleep?ms=200 --requests 1000 "
-        "--rate 5000",
+        epilog="Example: asyncio-lab loadgen /work/async-sleep?ms=200 --requests 1000 --rate 5000",
     )
     parser.add_argument("path", help="path and query on the mock API, e.g. /work/cpu?ms=3")
     parser.add_argument(

@@ -1,4 +1,4 @@
-"""``python -m benchmarks matrix``: the same quick run under several Pythons and event loops.
+"""``asyncio-lab matrix``: the same quick run under several Pythons and event loops.
 
 For each Python asked for (``--pythons 3.11,3.12,3.13``) the interpreter is looked up: the one
 running this command if it is that version, else ``python3.X`` on PATH (pyenv shims that cannot
@@ -6,7 +6,7 @@ run it are skipped), else ``$PYENV_ROOT`` / ``~/.pyenv`` / ``/root/.pyenv`` ``ve
 Every other interpreter gets its own venv, ``.venv-matrix/3.X``, created on first use and filled
 from pyproject.toml the way the Makefile fills ``.venv`` (all dependencies and extras, one
 ``pip install -r``, an ``.installed-stamp`` newer than pyproject.toml means reuse). Then each
-(Python, loop) cell runs ``python -m benchmarks run --profile quick --loop L`` in that
+(Python, loop) cell runs ``asyncio-lab run --profile quick --loop L`` in that
 interpreter, one after the other (the cells share the machine, so never at once), writing its own
 results.json under ``results/matrix-<id>/<python>-<loop>/``.
 
@@ -35,9 +35,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
-from benchmarks.environment import REPO_ROOT
-from benchmarks.errors import UsageError
-from benchmarks.loops import LOOPS
+from asyncio_perf_lab.benchmarks.environment import REPO_ROOT
+from asyncio_perf_lab.benchmarks.loops import LOOPS
+from asyncio_perf_lab.reports.errors import UsageError
 
 MANIFEST_KIND = "asyncio-perf-lab/matrix"
 MANIFEST_SCHEMA = 1
@@ -244,7 +244,7 @@ def has_module(python: str, module: str, run: Runner = _run) -> bool:
 
 def expand(targets: Sequence[str]) -> list[str]:
     """The targets as explicit ``scenario:variant`` specs (all of them when empty)."""
-    from benchmarks.selection import select
+    from asyncio_perf_lab.benchmarks.selection import select
 
     return [f"{sel.scenario.name}:{v}" for sel in select(list(targets)) for v in sel.variants]
 
@@ -281,7 +281,16 @@ def run_cell(cell: Cell, python: str, config: MatrixConfig, matrix_dir: Path) ->
     """
     cell_dir = matrix_dir / cell.name
     cell_dir.mkdir(parents=True, exist_ok=True)
-    base = [python, "-m", "benchmarks", "run", "--profile", config.profile, "--loop", cell.loop]
+    base = [
+        python,
+        "-m",
+        "asyncio_perf_lab.benchmarks",
+        "run",
+        "--profile",
+        config.profile,
+        "--loop",
+        cell.loop,
+    ]
     base += ["--out", str(cell_dir)]
     targets, excluded = list(config.targets), []
     started = time.perf_counter()
@@ -335,7 +344,7 @@ def _stop_group(proc: subprocess.Popen[bytes]) -> None:
 
 def write_manifest(matrix_dir: Path, config: MatrixConfig, cells: list[Cell], wall: float) -> Path:
     """matrix.json: the request and every cell's outcome (written after each cell)."""
-    from reports.results_file import write_json_atomic
+    from asyncio_perf_lab.reports.results_file import write_json_atomic
 
     return write_json_atomic(
         matrix_dir / "matrix.json",
@@ -419,9 +428,9 @@ def cmd_matrix(args: argparse.Namespace) -> int:
     from rich.console import Console
     from rich.table import Table
 
-    from benchmarks.selection import select
-    from reports.matrix import build_matrix_page
-    from reports.results_file import ResultsFileError
+    from asyncio_perf_lab.benchmarks.selection import select
+    from asyncio_perf_lab.reports.matrix import build_matrix_page
+    from asyncio_perf_lab.reports.results_file import ResultsFileError
 
     select(args.targets)  # an unknown scenario is bad input before anything runs
     config = MatrixConfig(
@@ -456,7 +465,7 @@ def cmd_matrix(args: argparse.Namespace) -> int:
 
 def add_parser(sub: Any) -> None:
     """The ``matrix`` sub-command (help ends with an example, like every command)."""
-    from benchmarks.profiles import PROFILES
+    from asyncio_perf_lab.benchmarks.profiles import PROFILES
 
     matrix = sub.add_parser(
         "matrix",
@@ -465,7 +474,7 @@ def add_parser(sub: Any) -> None:
             "Run the quick profile under each Python (own venv in .venv-matrix/, made on "
             "demand) and event loop, one after the other, and merge the results files into "
             "results/matrix-<id>/matrix.html. Missing interpreters are listed, not fatal. "
-            "Example: python -m benchmarks matrix --pythons 3.11,3.12 --loops asyncio,uvloop "
+            "Example: asyncio-lab matrix --pythons 3.11,3.12 --loops asyncio,uvloop "
             "sequential_vs_gather"
         ),
     )

@@ -11,10 +11,10 @@ from __future__ import annotations
 import time
 from typing import Any, Protocol
 
-from benchmarks.context import open_context
-from benchmarks.probes.overhead import calibrate, estimate
-from benchmarks.probes.session import ProbeSession
-from scenarios import Variant
+from asyncio_perf_lab.benchmarks.context import open_context
+from asyncio_perf_lab.benchmarks.probes.overhead import calibrate, estimate
+from asyncio_perf_lab.benchmarks.probes.session import ProbeSession
+from asyncio_perf_lab.scenarios import Variant
 
 
 class StatsSource(Protocol):

@@ -22,16 +22,17 @@ from typing import Any
 import pyperf
 from rich.progress import Progress
 
-from benchmarks.environment import REPO_ROOT, environment
-from benchmarks.errors import UsageError
-from benchmarks.loops import new_event_loop
-from benchmarks.probe_run import probe_variant
-from benchmarks.profiles import Profile
-from benchmarks.selection import Selection
-from benchmarks.stats import summarize
-from mockserver import MockServer, parse_latency, raise_open_files_limit
-from reports.results_file import KIND, SCHEMA_VERSION, write_json_atomic
-from scenarios import Machine, Scenario, Variant
+from asyncio_perf_lab.benchmarks.environment import REPO_ROOT, environment
+from asyncio_perf_lab.benchmarks.loops import new_event_loop
+from asyncio_perf_lab.benchmarks.probe_run import probe_variant
+from asyncio_perf_lab.benchmarks.profiles import Profile
+from asyncio_perf_lab.benchmarks.selection import Selection
+from asyncio_perf_lab.benchmarks.worker import WORKER_MODULE
+from asyncio_perf_lab.mockserver import MockServer, parse_latency, raise_open_files_limit
+from asyncio_perf_lab.reports.errors import UsageError
+from asyncio_perf_lab.reports.results_file import KIND, SCHEMA_VERSION, write_json_atomic
+from asyncio_perf_lab.reports.stats import summarize
+from asyncio_perf_lab.scenarios import Machine, Scenario, Variant
 
 WORKER_TIMEOUT_S = 900  # one variant's pyperf run; bounded so a hung variant cannot stall CI
 
@@ -85,7 +86,7 @@ def time_variant(
         cmd = [
             sys.executable,
             "-m",
-            "benchmarks.worker",
+            WORKER_MODULE,
             f"--scenario={scenario.name}",
             f"--variant={name}",
             f"--base-url={base_url}",

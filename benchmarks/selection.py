@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import scenarios
-from benchmarks.errors import UsageError
-from scenarios import Scenario
+from asyncio_perf_lab import scenarios
+from asyncio_perf_lab.reports.errors import UsageError
+from asyncio_perf_lab.scenarios import Scenario
 
 
 @dataclass(frozen=True)

@@ -1,4 +1,4 @@
-"""``python -m benchmarks trace``: why a variant (or your own async program) is slow.
+"""``asyncio-lab trace``: why a variant (or your own async program) is slow.
 
 Timings say how long; a trace shows why. ``trace SCENARIO:VARIANT`` runs the variant once warm,
 then once inside a ``ProbeSession`` against a launched mock server (the scenario's latency and
@@ -28,11 +28,12 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
-from benchmarks.errors import UsageError
-from benchmarks.probes.callbacks import DEFAULT_THRESHOLD_S
-from benchmarks.probes.requests import PHASES
-from benchmarks.probes.session import ProbeSession
-from benchmarks.stats import quantile
+from asyncio_perf_lab.benchmarks.chrome_trace import to_chrome_trace
+from asyncio_perf_lab.benchmarks.probes.callbacks import DEFAULT_THRESHOLD_S
+from asyncio_perf_lab.benchmarks.probes.requests import PHASES
+from asyncio_perf_lab.benchmarks.probes.session import ProbeSession
+from asyncio_perf_lab.reports.errors import UsageError
+from asyncio_perf_lab.reports.stats import quantile
 
 DEFAULT_OUT_DIR = Path("results")
 WIDTH = None if sys.stdout.isatty() else 160  # piped output: never cut paths to "scen…"
@@ -41,7 +42,7 @@ TOP_BLOCKING = 8
 
 def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     """Register the ``trace`` command on the CLI's subparsers."""
-    from benchmarks.loops import LOOPS
+    from asyncio_perf_lab.benchmarks.loops import LOOPS
 
     parser = subparsers.add_parser(
         "trace",
@@ -50,7 +51,7 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
             "Run one variant (or your script's async function) once under all probes and write "
             "a Chrome Trace Event JSON for Perfetto / chrome://tracing, then print the blocking "
             "callbacks with their lines, loop lag and request phases. "
-            "Example: python -m benchmarks trace sequential_vs_gather:gather"
+            "Example: asyncio-lab trace sequential_vs_gather:gather"
         ),
     )
     parser.add_argument("target", nargs="?", metavar="SCENARIO:VARIANT")
@@ -72,7 +73,7 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
 
 def run(args: argparse.Namespace) -> int:
     """Trace a variant or a script, write the trace atomically, print the summary."""
-    from benchmarks.loops import available_loops
+    from asyncio_perf_lab.benchmarks.loops import available_loops
 
     if (args.target is None) == (args.script is None):
         raise UsageError("trace needs exactly one of SCENARIO:VARIANT or --script PATH.py")
@@ -102,7 +103,7 @@ def run(args: argparse.Namespace) -> int:
         check_writable(out)
         probes, error, meta = trace_variant(scenario, variant, latency, args.loop, threshold_s)
         title = f"{scenario.name}:{variant}"
-    write_trace(out, probes.to_chrome_trace(title, **meta))
+    write_trace(out, to_chrome_trace(probes, title=title, metadata=meta))
     console = Console(width=WIDTH)
     print_summary(console, probes, title, meta)
     if error is not None:
@@ -112,8 +113,8 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _resolve(target: str, latency: str | None) -> tuple[Any, str, str]:
-    from benchmarks.selection import select
-    from mockserver import parse_latency
+    from asyncio_perf_lab.benchmarks.selection import select
+    from asyncio_perf_lab.mockserver import parse_latency
 
     name, _, variant = target.partition(":")
     selection = select([target])[0]
@@ -134,9 +135,9 @@ def trace_variant(
     scenario: Any, variant: str, latency: str, loop: str, threshold_s: float
 ) -> tuple[ProbeSession, BaseException | None, dict[str, Any]]:
     """Run the variant warm, then under probes against a launched mock server."""
-    from benchmarks.loops import new_event_loop
-    from benchmarks.probe_run import probe_variant
-    from mockserver import MockServer, raise_open_files_limit
+    from asyncio_perf_lab.benchmarks.loops import new_event_loop
+    from asyncio_perf_lab.benchmarks.probe_run import probe_variant
+    from asyncio_perf_lab.mockserver import MockServer, raise_open_files_limit
 
     raise_open_files_limit()
     probes = ProbeSession(threshold_s=threshold_s)
@@ -205,7 +206,7 @@ def trace_script(
     func: Callable[[], Coroutine[Any, Any, Any]], loop: str, threshold_s: float
 ) -> tuple[ProbeSession, BaseException | None, dict[str, Any]]:
     """Await the user's function once under all probes; its exception is returned, not raised."""
-    from benchmarks.loops import new_event_loop
+    from asyncio_perf_lab.benchmarks.loops import new_event_loop
 
     probes = ProbeSession(threshold_s=threshold_s, trace_new_sessions=True)
 
@@ -237,7 +238,7 @@ def check_writable(path: Path) -> None:
 
 def write_trace(path: Path, trace: dict[str, Any]) -> None:
     """Write the trace atomically; an unwritable place is bad input."""
-    from reports.results_file import write_json_atomic
+    from asyncio_perf_lab.reports.results_file import write_json_atomic
 
     try:
         write_json_atomic(path, trace)

@@ -1,4 +1,4 @@
-"""pyperf entry script for one variant: ``python -m benchmarks.worker --scenario S ...``.
+"""pyperf entry script for one variant: ``... worker --scenario S ...``.
 
 pyperf re-runs this script in fresh worker processes, passing our settings back as command-line
 arguments (workers inherit almost no environment). Each worker builds one event loop and one
@@ -20,15 +20,17 @@ import pyperf
 
 OUR_ARGS = ("scenario", "variant", "base_url", "latency", "workload", "loop")
 
+WORKER_MODULE = "asyncio_perf_lab.benchmarks.worker"  # what `python -m` runs in a worker
+
 
 class WarmVariant:
     """One loop and one Context per worker, built lazily so the pyperf master builds none."""
 
     def __init__(self, args: argparse.Namespace) -> None:
         # Imported here, not at the top: the pyperf master process never needs them.
-        import scenarios
-        from benchmarks.context import open_context
-        from benchmarks.loops import new_event_loop
+        from asyncio_perf_lab import scenarios
+        from asyncio_perf_lab.benchmarks.context import open_context
+        from asyncio_perf_lab.benchmarks.loops import new_event_loop
 
         scenario = scenarios.load(args.scenario)
         workload = type(scenario.workload)(**json.loads(args.workload))
@@ -71,9 +73,7 @@ def add_cmdline_args(cmd: list[str], args: argparse.Namespace) -> None:
 
 
 def main() -> None:
-    runner = pyperf.Runner(
-        program_args=("-m", "benchmarks.worker"), add_cmdline_args=add_cmdline_args
-    )
+    runner = pyperf.Runner(program_args=("-m", WORKER_MODULE), add_cmdline_args=add_cmdline_args)
     parser = runner.argparser
     parser.add_argument("--scenario", required=True)
     parser.add_argument("--variant", required=True)

@@ -1,14 +1,14 @@
 """The lab's fake API: an aiohttp server in its own process with injected latency and faults.
 
-Start it with ``python -m mockserver`` or, from code, ``with MockServer(...) as server``. See
+Start it with ``asyncio-lab serve`` or, from code, ``with MockServer(...) as server``. See
 ``mockserver.app`` for the routes and headers, ``mockserver.latency`` for the SPEC grammar and
 ``mockserver.faults`` for the per-request controls. Imports only aiohttp and the standard library.
 """
 
-from mockserver.app import make_app
-from mockserver.latency import LatencySampler, LatencySpec, parse_latency
-from mockserver.launcher import MockServer, MockServerError
-from mockserver.limits import raise_open_files_limit
+from asyncio_perf_lab.mockserver.app import make_app
+from asyncio_perf_lab.mockserver.latency import LatencySampler, LatencySpec, parse_latency
+from asyncio_perf_lab.mockserver.launcher import MockServer, MockServerError
+from asyncio_perf_lab.mockserver.limits import raise_open_files_limit
 
 __all__ = [
     "LatencySampler",

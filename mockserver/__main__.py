@@ -1,4 +1,4 @@
-"""``python -m mockserver``: the command line. Bad input costs one line on stderr and exit 2."""
+"""``asyncio-lab serve``: the command line. Bad input costs one line on stderr and exit 2."""
 
 from __future__ import annotations
 
@@ -7,11 +7,11 @@ import asyncio
 import sys
 from typing import NoReturn
 
-from mockserver.app import make_app
-from mockserver.faults import MAX_SEED
-from mockserver.latency import ALLOWED_FORMS, parse_latency
-from mockserver.limits import raise_open_files_limit
-from mockserver.server import ListenError, serve
+from asyncio_perf_lab.mockserver.app import make_app
+from asyncio_perf_lab.mockserver.faults import MAX_SEED
+from asyncio_perf_lab.mockserver.latency import ALLOWED_FORMS, parse_latency
+from asyncio_perf_lab.mockserver.limits import raise_open_files_limit
+from asyncio_perf_lab.mockserver.server import ListenError, serve
 
 LOOPBACK = {"127.0.0.1": "127.0.0.1", "localhost": "127.0.0.1"}
 
@@ -19,7 +19,7 @@ LOOPBACK = {"127.0.0.1": "127.0.0.1", "localhost": "127.0.0.1"}
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> NoReturn:
         # One line naming the bad value and what is allowed; argparse would print usage first.
-        hint = "" if "allowed" in message else " (see python -m mockserver --help)"
+        hint = "" if "allowed" in message else " (see asyncio-lab serve --help)"
         self.exit(2, f"mockserver: error: {message}{hint}\n")
 
 
@@ -57,11 +57,11 @@ def _seed(text: str) -> int:
 def build_parser() -> argparse.ArgumentParser:
     """The CLI's parser; the help ends with an example, like every command of the lab."""
     parser = _Parser(
-        prog="python -m mockserver",
+        prog="asyncio-lab serve",
         description="Serve the lab's fake API on loopback with injected latency and faults.",
         epilog=(
             f"latency SPEC forms: {ALLOWED_FORMS}\n\n"
-            "example: python -m mockserver --port 8080 --latency lognormal:p50=40ms,p99=200ms "
+            "example: asyncio-lab serve --port 8080 --latency lognormal:p50=40ms,p99=200ms "
             "--seed 1"
         ),
         formatter_class=argparse.RawDescriptionHelpFormatter,

@@ -2,14 +2,14 @@
 
 Every counted request goes through one envelope (``_envelope``) instead of middleware, because
 aiohttp middleware costs a call chain per request and the envelope must stay close to a bare
-handler's speed (``python -m benchmarks.server_throughput``). The envelope, in order: count the
+handler's speed (``make bench-server``). The envelope, in order: count the
 request, read its controls (only when it has a query string or a control header), run the
 endpoint (which validates its own parameters, so a 400 comes back at once), hang if asked, inject
 the delay, then answer: a fault, or the body (dripped if asked).
 
 Every response carries ``X-Injected-Delay-Ms`` (the delay injected, in ms) and
 ``X-In-Flight-At-Arrival`` (counted requests in flight when it arrived, itself included; for the
-uncounted /health, /stats and 404 it is the count it found). Run it with ``python -m mockserver``.
+uncounted /health, /stats and 404 it is the count it found). Run it with ``asyncio-lab serve``.
 """
 
 from __future__ import annotations
@@ -24,8 +24,8 @@ from typing import Any
 from aiohttp import hdrs, web
 from multidict import istr
 
-from mockserver import fakedata
-from mockserver.faults import (
+from asyncio_perf_lab.mockserver import fakedata
+from asyncio_perf_lab.mockserver.faults import (
     NO_CONTROLS,
     Controls,
     FailStreams,
@@ -34,11 +34,11 @@ from mockserver.faults import (
     parse_controls,
     reset_connection,
 )
-from mockserver.latency import SamplerCache, parse_latency
-from mockserver.loop_lag import LoopLagSampler
-from mockserver.params import BadParameter, integer, number
-from mockserver.stats import Stats
-from mockserver.work import WorkPool, burn_cpu
+from asyncio_perf_lab.mockserver.latency import SamplerCache, parse_latency
+from asyncio_perf_lab.mockserver.loop_lag import LoopLagSampler
+from asyncio_perf_lab.mockserver.params import BadParameter, integer, number
+from asyncio_perf_lab.mockserver.stats import Stats
+from asyncio_perf_lab.mockserver.work import WorkPool, burn_cpu
 
 MAX_ID = 999_999_999
 MAX_BATCH = 1000
@@ -346,7 +346,7 @@ async def reset_stats(request: web.Request) -> web.Response:
     """Start a new window: zero the counters and restart the seeded streams; returns the zeros.
 
     ``?loop_lag=1`` samples the server loop's lag during the window; without it, no timer runs:
-    an idle tick chain costs every request a little (``python -m benchmarks.server_throughput``).
+    an idle tick chain costs every request a little (``make bench-server``).
     """
     api = request.app[API_KEY]
     api.reset()

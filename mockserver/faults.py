@@ -31,8 +31,8 @@ from dataclasses import dataclass
 
 from aiohttp import web
 
-from mockserver.latency import LatencySpec, parse_latency
-from mockserver.params import BadParameter, flag, integer, number
+from asyncio_perf_lab.mockserver.latency import LatencySpec, parse_latency
+from asyncio_perf_lab.mockserver.params import BadParameter, flag, integer, number
 
 CONTROL_HEADERS = (
     "X-Latency",

@@ -31,7 +31,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import IO, Any, Self
 
-from mockserver.limits import raise_open_files_limit
+from asyncio_perf_lab.mockserver.limits import raise_open_files_limit
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 READY = re.compile(rb"listening on (http://\S+)")
@@ -203,7 +203,15 @@ class MockServer(ServerProcess):
         extra_args: Sequence[str] = (),
         startup_timeout: float = 10.0,
     ) -> None:
-        argv = [sys.executable, "-m", "mockserver", "--port", "0", "--latency", latency]
+        argv = [
+            sys.executable,
+            "-m",
+            "asyncio_perf_lab.mockserver",
+            "--port",
+            "0",
+            "--latency",
+            latency,
+        ]
         if seed is not None:
             argv += ["--seed", str(seed)]
         argv += ["--watch-stdin", *extra_args]  # extra_args last: a later --port wins

@@ -4,7 +4,7 @@ Every ``interval_s`` a tick is due; how late it actually runs is the loop's lag 
 handler that calls ``time.sleep`` or burns CPU on the loop holds every tick back, so the lag
 equals the stall. The chain runs only in a stats window opened with ``POST
 /stats/reset?loop_lag=1``: each tick is cheap, but a timer always armed made every loop turn of a
-busy server do a little more, measurable in ``python -m benchmarks.server_throughput``. The lags
+busy server do a little more, measurable in ``make bench-server``. The lags
 since the reset are kept (bounded) and summarised on demand in ``GET /stats?loop_lag=1``.
 
 The chain pauses while any request sleeps for injected latency (``hold``/``release``): a tick
@@ -109,7 +109,7 @@ class LoopLagSampler:
 
 
 def _quantile(values: list[float], q: float) -> float:
-    # statistics' "inclusive" method is the lab's rule (benchmarks.stats), which this layer
+    # statistics' "inclusive" method is the lab's rule (reports.stats), which this layer
     # cannot import: the mock server depends on aiohttp and the standard library only.
     if len(values) < 2:
         return values[0] if values else 0.0

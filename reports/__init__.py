@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from reports.build import ReportError, build_readme_chart, build_report
+    from asyncio_perf_lab.reports.build import ReportError, build_readme_chart, build_report
 
 __all__ = ["ReportError", "build_readme_chart", "build_report"]
 
@@ -17,7 +17,7 @@ __all__ = ["ReportError", "build_readme_chart", "build_report"]
 def __getattr__(name: str) -> Any:
     """Resolve the public API on first use (PEP 562)."""
     if name in __all__:
-        from reports import build
+        from asyncio_perf_lab.reports import build
 
         return getattr(build, name)
     raise AttributeError(f"module 'reports' has no attribute {name!r}")

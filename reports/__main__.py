@@ -1,4 +1,4 @@
-"""``python -m reports``: build the HTML report of a run, or the README's headline chart.
+"""``asyncio-lab``: build the HTML report of a run, or the README's headline chart.
 
 Bad input (a missing, corrupt, truncated, foreign or newer-schema results file, or an output that
 cannot be written) is one line on stderr and exit code 2, never a traceback, and never a report.
@@ -12,7 +12,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import NoReturn
 
-from reports.results_file import ResultsFileError
+from asyncio_perf_lab.reports.results_file import ResultsFileError
 
 LATEST = "results/latest/results.json"
 DEFAULT_LAST = 30  # reports.trend.DEFAULT_LAST, kept here so --help needs no matplotlib import
@@ -27,21 +27,21 @@ class Parser(argparse.ArgumentParser):
 
 def cmd_build(args: argparse.Namespace) -> Path:
     """Write the report and return its path."""
-    from reports.build import build_report
+    from asyncio_perf_lab.reports.build import build_report
 
     return build_report(args.results, args.out)
 
 
 def cmd_readme_chart(args: argparse.Namespace) -> Path:
     """Write the README chart and return its path."""
-    from reports.build import build_readme_chart
+    from asyncio_perf_lab.reports.build import build_readme_chart
 
     return build_readme_chart(args.results, args.out)
 
 
 def cmd_trend(args: argparse.Namespace) -> Path:
     """Write the trend page and return its path."""
-    from reports.trend import build_trend
+    from asyncio_perf_lab.reports.trend import build_trend
 
     return build_trend(args.paths, args.out, args.last)
 
@@ -56,9 +56,9 @@ COMMANDS: dict[str, Callable[[argparse.Namespace], Path]] = {
 def build_parser() -> Parser:
     """The parser of every command; each command's help ends with an example."""
     parser = Parser(
-        prog="python -m reports",
+        prog="asyncio-lab",
         description="Build the HTML report of a run, the trend across runs, or the README chart.",
-        epilog="Example: python -m reports build results/latest/results.json",
+        epilog="Example: asyncio-lab report results/latest/results.json",
     )
     sub = parser.add_subparsers(dest="command", required=True, parser_class=Parser)
     build = sub.add_parser(
@@ -67,7 +67,7 @@ def build_parser() -> Parser:
         description=(
             "Write one self-contained HTML file (inline SVG charts, nothing fetched) from a "
             "results file and print its path. "
-            "Example: python -m reports build results/latest/results.json --out /tmp/report.html"
+            "Example: asyncio-lab report results/latest/results.json --out /tmp/report.html"
         ),
     )
     build.add_argument("results", metavar="RESULTS.json", help="a results file of the lab")
@@ -80,7 +80,7 @@ def build_parser() -> Parser:
         description=(
             "Write the sequential_vs_gather bar chart (or the first scenario's) as a standalone "
             "SVG and print its path. "
-            "Example: python -m reports readme-chart results/latest/results.json"
+            "Example: asyncio-lab readme-chart results/latest/results.json"
         ),
     )
     chart.add_argument(
@@ -95,7 +95,7 @@ def build_parser() -> Parser:
         description=(
             "Write one self-contained HTML page charting each variant's median across runs, "
             "oldest first, and print its path. History only: it fails for bad input alone. "
-            "Example: python -m reports trend results/ --last 20"
+            "Example: asyncio-lab trend results/ --last 20"
         ),
     )
     trend.add_argument(

@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from reports.results_file import ResultsFileError, load_results, write_atomic
+from asyncio_perf_lab.reports.results_file import ResultsFileError, load_results, write_atomic
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 README_CHART = REPO_ROOT / "docs" / "readme-chart.svg"
@@ -42,7 +42,7 @@ def build_report(
     Raises ``ResultsFileError`` (one-line message) for a missing, corrupt, truncated, foreign or
     newer-schema results file, and ``ReportError`` (a subclass) when the report cannot be written.
     """
-    from reports.html import render_report
+    from asyncio_perf_lab.reports.html import render_report
 
     results_path = Path(results_path)
     results = load_results(results_path)
@@ -54,9 +54,9 @@ def build_readme_chart(
     results_path: str | os.PathLike[str], out_path: str | os.PathLike[str] | None = None
 ) -> Path:
     """Write the headline bar chart (sequential_vs_gather, else the first scenario) as SVG."""
-    from reports import charts
-    from reports.headline import headline
-    from reports.html import timings_of
+    from asyncio_perf_lab.reports import charts
+    from asyncio_perf_lab.reports.headline import headline
+    from asyncio_perf_lab.reports.html import timings_of
 
     results_path = Path(results_path)
     results = load_results(results_path)

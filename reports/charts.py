@@ -26,7 +26,7 @@ from matplotlib.lines import Line2D
 from matplotlib.patches import Patch, PathPatch
 from matplotlib.path import Path as MplPath
 
-from reports.units import format_seconds, time_unit
+from asyncio_perf_lab.reports.units import format_seconds, time_unit
 
 # Colours by role: anti-patterns red-ish, fixes blue/green, the ideal black and dashed.
 ANTI_COLORS = ("#d62728", "#e8743b", "#9e1b32", "#f28e8e")

@@ -13,7 +13,7 @@ from typing import Any
 
 import jinja2
 
-from reports.units import format_seconds
+from asyncio_perf_lab.reports.units import format_seconds
 
 TEMPLATES = Path(__file__).with_name("templates")
 STRIP_WIDTH, STRIP_ROW, STRIP_PAD = 360, 18, 6

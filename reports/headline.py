@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from reports.units import format_ms, format_percent, format_ratio, format_seconds
+from asyncio_perf_lab.reports.units import format_ms, format_percent, format_ratio, format_seconds
 
 Variant = Mapping[str, Any]
 

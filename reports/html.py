@@ -19,8 +19,14 @@ from typing import Any
 
 import jinja2
 
-from reports import charts, headline
-from reports.units import format_ms, format_percent, format_range, format_ratio, format_seconds
+from asyncio_perf_lab.reports import charts, headline
+from asyncio_perf_lab.reports.units import (
+    format_ms,
+    format_percent,
+    format_range,
+    format_ratio,
+    format_seconds,
+)
 
 TEMPLATES = Path(__file__).with_name("templates")
 MAX_BLOCKING_ROWS = 5  # per variant; a flood of slow callbacks is summarised, not listed

@@ -1,6 +1,6 @@
 """The matrix page: the same run under several Pythons and event loops, side by side.
 
-Built from files alone: ``matrix.json`` (written by ``python -m benchmarks matrix``: which cells
+Built from files alone: ``matrix.json`` (written by ``asyncio-lab matrix``: which cells
 were asked for and what became of them, missing interpreters included) and each cell's
 results.json, read through ``reports.results_file``. Or, without a manifest, from any results
 files given (each one a cell). Per scenario it shows every variant's median relative to the
@@ -8,8 +8,8 @@ anti-pattern's median *of the same run* (a ratio that travels between machines a
 interpreters) and the median itself, one column per cell; one chart compares the cells with each
 other, and one per scenario shows its ratios.
 
-Usage: ``python -m reports.matrix results/matrix-<id>/matrix.json`` or
-``python -m reports.matrix a/results.json b/results.json --out matrix.html``.
+Usage: ``python -m asyncio_perf_lab.reports.matrix results/matrix-<id>/matrix.json`` or
+``python -m asyncio_perf_lab.reports.matrix a/results.json b/results.json --out matrix.html``.
 """
 
 from __future__ import annotations
@@ -29,10 +29,10 @@ from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
 
-from reports import charts, headline
-from reports.html import environment, inline_segments
-from reports.results_file import ResultsFileError, load_results, write_atomic
-from reports.units import format_seconds
+from asyncio_perf_lab.reports import charts, headline
+from asyncio_perf_lab.reports.html import environment, inline_segments
+from asyncio_perf_lab.reports.results_file import ResultsFileError, load_results, write_atomic
+from asyncio_perf_lab.reports.units import format_seconds
 
 MANIFEST_KIND = "asyncio-perf-lab/matrix"
 MANIFEST_SCHEMA = 1
@@ -450,11 +450,11 @@ def _write(out: Path, page: str) -> Path:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """``python -m reports.matrix MATRIX.json | RESULTS.json... [--out PATH]``; bad input: 2."""
+    """the merged matrix page from MATRIX.json or RESULTS.json files; bad input: 2."""
     parser = argparse.ArgumentParser(
-        prog="python -m reports.matrix",
+        prog="python -m asyncio_perf_lab.reports.matrix",
         description="Build the matrix page from matrix.json, or from results files (a cell each).",
-        epilog="Example: python -m reports.matrix results/matrix-20260101-120000/matrix.json",
+        epilog="Example: asyncio-lab matrix-page results/matrix-20260101-120000/matrix.json",
     )
     parser.add_argument("files", nargs="+", metavar="FILE.json")
     parser.add_argument("--out", metavar="PATH", help="default: matrix.html beside the first file")

@@ -2,13 +2,13 @@
 
 A view of history, never a gate: timings stored from separate runs on a shared machine differ
 by 20-46% for identical code (measured for the gate, DESIGN section 7), so this page only shows
-where a figure has been; ``python -m benchmarks ab`` is what decides about a regression. It
+where a figure has been; ``asyncio-lab ab`` is what decides about a regression. It
 therefore only ever fails for bad input: no readable run at all, or an output it cannot write.
 
 Runs are found from results files or directories (``results/``: every ``*/results.json`` one
 level down); the ``latest`` link and other duplicates count once. Unreadable files (corrupt,
 truncated, foreign, newer schema) are listed on the page, not fatal. Usage:
-``python -m reports trend [results/ ...] [--last N] [--out PATH]``.
+``asyncio-lab trend [results/ ...] [--last N] [--out PATH]``.
 """
 
 from __future__ import annotations
@@ -25,10 +25,10 @@ from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
 
-from reports import charts
-from reports.html import environment, inline_segments
-from reports.results_file import ResultsFileError, load_results, write_atomic
-from reports.units import format_seconds
+from asyncio_perf_lab.reports import charts
+from asyncio_perf_lab.reports.html import environment, inline_segments
+from asyncio_perf_lab.reports.results_file import ResultsFileError, load_results, write_atomic
+from asyncio_perf_lab.reports.units import format_seconds
 
 PAGE_NAME = "trend.html"
 DEFAULT_LAST = 30  # runs per page: enough to see a drift, few enough to label each one

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import importlib
 
-from scenarios.core import Context, Machine, Scenario, Variant, from_module
+from asyncio_perf_lab.scenarios.core import Context, Machine, Scenario, Variant, from_module
 
 NAMES: tuple[str, ...] = (
     "sequential_vs_gather",
@@ -29,7 +29,7 @@ def load(name: str) -> Scenario:
     """Import one scenario module by name; unknown names raise KeyError listing the allowed ones."""
     if name not in NAMES:
         raise KeyError(f"unknown scenario {name!r}; allowed: {', '.join(NAMES)}")
-    return from_module(importlib.import_module(f"scenarios.{name}"))
+    return from_module(importlib.import_module(f"asyncio_perf_lab.scenarios.{name}"))
 
 
 def all_scenarios() -> list[Scenario]:

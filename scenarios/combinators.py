@@ -14,7 +14,7 @@ from typing import Any
 
 import aiohttp
 
-from scenarios.core import Context, Machine, Variant
+from asyncio_perf_lab.scenarios.core import Context, Machine, Variant
 
 QUESTION = (
     "Three replicas, one of them broken: which combinator returns a user, how soon, and which "

@@ -17,7 +17,7 @@ from typing import Any
 
 import aiohttp
 
-from scenarios.core import Context, Machine, Variant
+from asyncio_perf_lab.scenarios.core import Context, Machine, Variant
 
 QUESTION = (
     "Ten of forty background jobs fail: which way of starting them tells the caller, and where "

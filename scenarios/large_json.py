@@ -24,8 +24,8 @@ from typing import Any
 
 import orjson
 
-from scenarios.blocking_cpu import cpu_seconds
-from scenarios.core import Context, Machine, Variant
+from asyncio_perf_lab.scenarios.blocking_cpu import cpu_seconds
+from asyncio_perf_lab.scenarios.core import Context, Machine, Variant
 
 QUESTION = (
     "Parsing an 8 MiB JSON response freezes the loop: does `asyncio.to_thread(json.loads)` "

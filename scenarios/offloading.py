@@ -17,8 +17,8 @@ import urllib.request
 from dataclasses import dataclass
 from typing import Any
 
-from scenarios.blocking_cpu import cpu_seconds, crunch
-from scenarios.core import Context, Machine, Variant
+from asyncio_perf_lab.scenarios.blocking_cpu import cpu_seconds, crunch
+from asyncio_perf_lab.scenarios.core import Context, Machine, Variant
 
 QUESTION = (
     "A synchronous HTTP client and some pure-Python number crunching inside async code: "

@@ -14,10 +14,10 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from scenarios.core import Machine, Variant
+from asyncio_perf_lab.scenarios.core import Machine, Variant
 
 if TYPE_CHECKING:
-    from scenarios.core import Context
+    from asyncio_perf_lab.scenarios.core import Context
 
 QUESTION = (
     "setTimeout(0) runs after every Promise.then in JavaScript: does call_later(0) run after "

@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 from dataclasses import dataclass
 
-from scenarios.core import Context, Machine, Variant
+from asyncio_perf_lab.scenarios.core import Context, Machine, Variant
 
 QUESTION = "Three independent requests: why does awaiting them one by one take three times as long?"
 LESSON = (

@@ -13,8 +13,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from scenarios._loadgen import open_loop
-from scenarios.core import Context, IdealModel, Machine, Variant
+from asyncio_perf_lab.scenarios.core import Context, IdealModel, Machine, Variant
+from asyncio_perf_lab.scenarios.loadgen import open_loop
 
 QUESTION = (
     "Why doesn't an async server fall over with 1000 concurrent users, and what happens to "

@@ -15,7 +15,7 @@ from typing import Any
 
 import aiohttp
 
-from scenarios.core import Context, Machine, Variant
+from asyncio_perf_lab.scenarios.core import Context, Machine, Variant
 
 QUESTION = (
     "The first request hangs, the next two fail: how long does the caller wait without a "

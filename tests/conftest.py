@@ -8,7 +8,7 @@ import aiohttp
 import pytest
 import pytest_asyncio
 
-from mockserver import MockServer, raise_open_files_limit
+from asyncio_perf_lab.mockserver import MockServer, raise_open_files_limit
 
 
 @pytest.fixture(name="server", scope="module")

@@ -17,7 +17,7 @@ import random
 from collections.abc import Sequence
 from typing import Any
 
-from benchmarks.stats import quantile, summarize  # the runner's own statistics
+from asyncio_perf_lab.reports.stats import quantile, summarize  # the runner's own statistics
 
 SEQUENTIAL_SOURCE = '''async def sequential(ctx: Context) -> dict:
     """Await each call before starting the next: the staircase."""

@@ -10,9 +10,9 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def run_lab(*args: str, cwd: Path = ROOT, timeout: float = 300) -> subprocess.CompletedProcess[str]:
-    """``python -m benchmarks ARGS`` as a user would run it, output captured."""
+    """``asyncio-lab ARGS`` as a user would run it, output captured."""
     return subprocess.run(
-        [sys.executable, "-m", "benchmarks", *args],
+        [sys.executable, "-m", "asyncio_perf_lab.benchmarks", *args],
         cwd=cwd,
         capture_output=True,
         text=True,

@@ -12,10 +12,18 @@ from typing import Any
 
 import pytest
 
-from benchmarks import ab
-from benchmarks.ab import ABConfig, Job, ab_compare, abba, plan, resolve_revision, worktree
-from benchmarks.compare import GateSettings
-from benchmarks.errors import UsageError
+from asyncio_perf_lab.benchmarks import ab
+from asyncio_perf_lab.benchmarks.ab import (
+    ABConfig,
+    Job,
+    ab_compare,
+    abba,
+    plan,
+    resolve_revision,
+    worktree,
+)
+from asyncio_perf_lab.benchmarks.compare import GateSettings
+from asyncio_perf_lab.reports.errors import UsageError
 from tests.lab_cli import run_lab
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -13,12 +13,12 @@ from typing import Any
 import pytest
 from test_compare import results_doc, timings, variant_entry
 
-import scenarios
-from benchmarks import cli
-from benchmarks.budgets import check_budgets, over_budget
-from benchmarks.context import open_context
-from mockserver import MockServer
-from scenarios import Context, Machine, Variant
+from asyncio_perf_lab import scenarios
+from asyncio_perf_lab.benchmarks import cli
+from asyncio_perf_lab.benchmarks.budgets import check_budgets, over_budget
+from asyncio_perf_lab.benchmarks.context import open_context
+from asyncio_perf_lab.mockserver import MockServer
+from asyncio_perf_lab.scenarios import Context, Machine, Variant
 
 ROOT = Path(__file__).resolve().parent.parent
 GATHER = scenarios.load("sequential_vs_gather").variants["gather"]
@@ -82,7 +82,9 @@ def test_run_check_budgets_exit_code(
     path = tmp_path / "results.json"
     doc = results_doc({"s:gather": variant_entry("gather", timings(1, median), ideal_s=0.1)})
     path.write_text(json.dumps(doc))
-    monkeypatch.setattr("benchmarks.runner.run", lambda config, progress=None: path)
+    monkeypatch.setattr(
+        "asyncio_perf_lab.benchmarks.runner.run", lambda config, progress=None: path
+    )
     argv = ["run", "sequential_vs_gather", "--profile", "tiny", "--check-budgets"]
     assert cli.main([*argv, "--out", str(tmp_path)]) == code
     err = capsys.readouterr().err
@@ -98,7 +100,7 @@ def test_real_quick_run_of_gather_is_within_budget(tmp_path: Path) -> None:
     """A real quick run of the registry's gather passes ``--check-budgets`` (exit 0)."""
     args = ["run", "sequential_vs_gather:gather", "--profile", "quick", "--check-budgets"]
     proc = subprocess.run(
-        [sys.executable, "-m", "benchmarks", *args, "--out", str(tmp_path)],
+        [sys.executable, "-m", "asyncio_perf_lab.benchmarks", *args, "--out", str(tmp_path)],
         cwd=ROOT,
         capture_output=True,
         text=True,

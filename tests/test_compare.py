@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from benchmarks.compare import (
+from asyncio_perf_lab.benchmarks.compare import (
     Comparison,
     GateSettings,
     Sample,
@@ -23,11 +23,11 @@ from benchmarks.compare import (
     judge,
     robust_cv,
 )
-from benchmarks.errors import UsageError
-from benchmarks.mannwhitney import mann_whitney_u, min_p_value, u_statistic
-from benchmarks.stats import summarize
-from reports.compare_page import render_compare_page
-from reports.results_file import validate
+from asyncio_perf_lab.reports.compare_page import render_compare_page
+from asyncio_perf_lab.reports.errors import UsageError
+from asyncio_perf_lab.reports.mannwhitney import mann_whitney_u, min_p_value, u_statistic
+from asyncio_perf_lab.reports.results_file import validate
+from asyncio_perf_lab.reports.stats import summarize
 from tests.lab_cli import run_lab
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -130,7 +130,7 @@ def timings(seed: int, median: float, n: int = 16, noise: float = 0.02) -> list[
 
 
 def run_cli(*args: str) -> subprocess.CompletedProcess[str]:
-    """``python -m benchmarks ARGS`` in the repository, as a user would run it."""
+    """``asyncio-lab ARGS`` in the repository, as a user would run it."""
     return run_lab(*args, timeout=60)
 
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from benchmarks.cli import build_parser
+from asyncio_perf_lab.benchmarks.cli import build_parser
 
 ROOT = Path(__file__).resolve().parent.parent
 README = (ROOT / "README.md").read_text()
@@ -26,8 +26,8 @@ def make_targets() -> list[str]:
 
 @pytest.mark.parametrize("command", sorted(subcommands()))
 def test_every_command_is_in_the_readme_and_its_help_has_an_example(command: str) -> None:
-    """Each `python -m benchmarks` command is in the README and its help ends in an example."""
-    assert f"python -m benchmarks {command}" in README
+    """Each `asyncio-lab` command is in the README and its help ends in an example."""
+    assert f"asyncio-lab {command}" in README
     assert "Example" in subcommands()[command]
 
 

@@ -1,6 +1,6 @@
 """Statistical tests of the regression gate itself, on real timings against the mock server.
 
-What a trial is (see ``benchmarks.gate_power``): one gate decision made as ``ab`` makes it, on 4
+What a trial is (see ``selfbench.gate_power``): one gate decision made as ``ab`` makes it, on 4
 runs a side of ``sequential_vs_gather:gather``, each run a fresh client session with the quick
 profile's warm-up and timed calls (1 and 3: 12 values a side); a flagged verdict is decided again
 on 8 fresh runs a side.
@@ -22,7 +22,7 @@ from pathlib import Path
 
 import pytest
 
-from benchmarks.gate_power import (
+from asyncio_perf_lab.benchmarks.selfbench.gate_power import (
     CASES,
     CaseResult,
     fresh_trials,
@@ -31,7 +31,7 @@ from benchmarks.gate_power import (
     timed_rounds,
     upper_bound,
 )
-from mockserver import MockServer
+from asyncio_perf_lab.mockserver import MockServer
 
 ROOT = Path(__file__).resolve().parent.parent
 RESAMPLED_TRIALS = 1000

@@ -1,4 +1,4 @@
-"""``python -m benchmarks.loadgen``: the open-loop generator's command line, end to end."""
+"""``asyncio-lab loadgen``: the open-loop generator's command line, end to end."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ ROOT = Path(__file__).resolve().parent.parent
 
 def loadgen(*args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "benchmarks.loadgen", *args],
+        [sys.executable, "-m", "asyncio_perf_lab.benchmarks.loadgen", *args],
         cwd=ROOT,
         capture_output=True,
         text=True,

@@ -12,9 +12,9 @@ from typing import Any
 
 import pytest
 
-from benchmarks import matrix
-from reports.matrix import cells_from_results, load_matrix, render_matrix
-from reports.results_file import load_results, write_json_atomic
+from asyncio_perf_lab.benchmarks import matrix
+from asyncio_perf_lab.reports.matrix import cells_from_results, load_matrix, render_matrix
+from asyncio_perf_lab.reports.results_file import load_results, write_json_atomic
 from tests.fixtures_results import synthetic_results
 from tests.lab_cli import run_lab
 
@@ -80,7 +80,14 @@ def test_matrix_page_is_a_function_of_the_results_files(
     _, cells = load_matrix(page.with_name("matrix.json"))
     paths = [page.parent / f"{c.name}" / "latest" / "results.json" for c in cells[:2]]
     proc = subprocess.run(
-        [sys.executable, "-m", "reports.matrix", *map(str, paths), "--out", str(page)],
+        [
+            sys.executable,
+            "-m",
+            "asyncio_perf_lab.reports.matrix",
+            *map(str, paths),
+            "--out",
+            str(page),
+        ],
         cwd=ROOT,
         capture_output=True,
         text=True,

@@ -10,8 +10,8 @@ from typing import Any
 import aiohttp
 import pytest
 
-from mockserver import LatencySampler, MockServer, fakedata, parse_latency
-from mockserver.faults import CONTROL_HEADERS
+from asyncio_perf_lab.mockserver import LatencySampler, MockServer, fakedata, parse_latency
+from asyncio_perf_lab.mockserver.faults import CONTROL_HEADERS
 
 
 async def get(

@@ -6,8 +6,8 @@ import statistics
 
 import pytest
 
-from mockserver import LatencySampler, parse_latency
-from mockserver.latency import MAX_DELAY_S, SamplerCache
+from asyncio_perf_lab.mockserver import LatencySampler, parse_latency
+from asyncio_perf_lab.mockserver.latency import MAX_DELAY_S, SamplerCache
 
 SAMPLES = 2000
 

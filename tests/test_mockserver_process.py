@@ -16,8 +16,8 @@ from pathlib import Path
 
 import pytest
 
-from mockserver import MockServer, MockServerError
-from mockserver.launcher import REPO_ROOT
+from asyncio_perf_lab.mockserver import MockServer, MockServerError
+from asyncio_perf_lab.mockserver.launcher import REPO_ROOT
 
 READY_LINE = re.compile(r"mockserver listening on http://127\.0\.0\.1:(\d+)")
 PROMPT_EXIT_S = 2.0
@@ -95,7 +95,7 @@ def get_health(url: str) -> int:
 @pytest.fixture(name="server_proc")
 def _server_proc() -> Iterator[tuple[subprocess.Popen[str], str]]:
     proc = subprocess.Popen(
-        [sys.executable, "-m", "mockserver", "--watch-stdin"],
+        [sys.executable, "-m", "asyncio_perf_lab.mockserver", "--watch-stdin"],
         cwd=REPO_ROOT,
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
@@ -148,7 +148,7 @@ def test_readiness_line_is_exactly_one_line_with_the_url(
 def test_bad_cli_input_is_one_line_and_exit_2(args: list[str], bad_value: str) -> None:
     """Bad CLI input prints one stderr line naming the bad value (and what is allowed), exits 2."""
     proc = subprocess.run(
-        [sys.executable, "-m", "mockserver", *args],
+        [sys.executable, "-m", "asyncio_perf_lab.mockserver", *args],
         cwd=REPO_ROOT,
         capture_output=True,
         text=True,
@@ -227,7 +227,7 @@ def test_port_taken_is_a_one_line_error() -> None:
         taken.listen()
         port = taken.getsockname()[1]
         proc = subprocess.run(
-            [sys.executable, "-m", "mockserver", "--port", str(port)],
+            [sys.executable, "-m", "asyncio_perf_lab.mockserver", "--port", str(port)],
             cwd=REPO_ROOT,
             capture_output=True,
             text=True,
@@ -322,7 +322,7 @@ def test_killed_parent_leaves_no_server_behind() -> None:
     script = textwrap.dedent(
         """
         import time
-        from mockserver import MockServer
+        from asyncio_perf_lab.mockserver import MockServer
         with MockServer() as server:
             print(server.pid, flush=True)
             time.sleep(60)

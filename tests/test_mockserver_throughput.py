@@ -7,7 +7,7 @@ import re
 
 import pytest
 
-from benchmarks import server_throughput
+from asyncio_perf_lab.benchmarks.selfbench import server_throughput
 
 
 def test_throughput_benchmark_smoke_run(capsys: pytest.CaptureFixture[str]) -> None:

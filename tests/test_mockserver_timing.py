@@ -16,7 +16,7 @@ from urllib.parse import urlsplit
 import aiohttp
 import pytest
 
-from mockserver import MockServer, raise_open_files_limit
+from asyncio_perf_lab.mockserver import MockServer, raise_open_files_limit
 
 LATENCY_S = 0.050
 P99_BOUND_S = LATENCY_S + 0.0015

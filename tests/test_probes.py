@@ -16,15 +16,15 @@ from pathlib import Path
 import aiohttp
 import pytest
 
-import scenarios
-from benchmarks.loops import available_loops, new_event_loop
-from benchmarks.probe_run import probe_variant
-from benchmarks.probes.callbacks import CallbackProbe, snapshot
-from benchmarks.probes.chrome_trace import check_trace
-from benchmarks.probes.requests import PHASES, RequestTracer
-from benchmarks.probes.session import ProbeSession
-from mockserver import MockServer
-from reports.results_file import schema
+from asyncio_perf_lab import scenarios
+from asyncio_perf_lab.benchmarks.chrome_trace import check_trace, to_chrome_trace
+from asyncio_perf_lab.benchmarks.loops import available_loops, new_event_loop
+from asyncio_perf_lab.benchmarks.probe_run import probe_variant
+from asyncio_perf_lab.benchmarks.probes.callbacks import CallbackProbe, snapshot
+from asyncio_perf_lab.benchmarks.probes.requests import PHASES, RequestTracer
+from asyncio_perf_lab.benchmarks.probes.session import ProbeSession
+from asyncio_perf_lab.mockserver import MockServer
+from asyncio_perf_lab.reports.results_file import schema
 
 ROOT = Path(__file__).resolve().parent.parent
 BLOCK_S = 0.060
@@ -336,7 +336,9 @@ async def test_chrome_trace_validates_and_nests(server: MockServer) -> None:
         async with ProbeSession(tracer=tracer) as probes:
             await asyncio.gather(*(get(i) for i in range(1, 6)))
             await asyncio.create_task(_blocker(_sleep_on_loop), name="blocker")
-    trace = json.loads(json.dumps(probes.to_chrome_trace("test"), allow_nan=False))
+    trace = json.loads(
+        json.dumps(to_chrome_trace(probes, title="test", metadata={}), allow_nan=False)
+    )
     assert check_trace(trace) == []
     events = trace["traceEvents"]
     for event in events:

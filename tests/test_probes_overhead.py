@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from benchmarks import probe_overhead
+from asyncio_perf_lab.benchmarks.selfbench import probe_overhead
 
 
 def test_probe_overhead_benchmark_smoke_runs(capsys: pytest.CaptureFixture[str]) -> None:

@@ -14,13 +14,13 @@ from typing import Any
 
 import pytest
 
-from reports import build_readme_chart, build_report
-from reports.build import ReportError
-from reports.charts import Lane, callback_spans, inline_svg, timeline_chart
-from reports.headline import headline
-from reports.html import inline_segments, render_report, report_view
-from reports.results_file import ResultsFileError, write_json_atomic
-from reports.units import format_ms, format_range, format_ratio, format_seconds
+from asyncio_perf_lab.reports import build_readme_chart, build_report
+from asyncio_perf_lab.reports.build import ReportError
+from asyncio_perf_lab.reports.charts import Lane, callback_spans, inline_svg, timeline_chart
+from asyncio_perf_lab.reports.headline import headline
+from asyncio_perf_lab.reports.html import inline_segments, render_report, report_view
+from asyncio_perf_lab.reports.results_file import ResultsFileError, write_json_atomic
+from asyncio_perf_lab.reports.units import format_ms, format_range, format_ratio, format_seconds
 from tests.fixtures_results import large_results, summarize, synthetic_results
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -29,7 +29,7 @@ HOSTILE = "<script>alert(1)</script>"
 
 def reports_cli(*args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "reports", *args],
+        [sys.executable, "-m", "asyncio_perf_lab.reports", *args],
         cwd=ROOT,
         capture_output=True,
         text=True,
@@ -112,7 +112,14 @@ def _real_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("real-run")
     proc = subprocess.run(
         [
-            *(sys.executable, "-m", "benchmarks", "run", "sequential_vs_gather", "blocking_cpu"),
+            *(
+                sys.executable,
+                "-m",
+                "asyncio_perf_lab.benchmarks",
+                "run",
+                "sequential_vs_gather",
+                "blocking_cpu",
+            ),
             "ordering",
             *("--profile", "quick", "--out", str(out)),
         ],
@@ -165,7 +172,7 @@ def test_report_of_a_real_run_shows_what_the_loop_did(real_run: Path, tmp_path: 
 
 @pytest.mark.timeout(600)
 def test_cli_builds_beside_the_results_file_by_default(real_run: Path) -> None:
-    """`python -m reports build RESULTS.json` writes report.html beside it and prints the path."""
+    """`asyncio-lab report RESULTS.json` writes report.html beside it and prints the path."""
     proc = reports_cli("build", str(real_run))
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip() == str(real_run.parent / "report.html")
@@ -596,15 +603,16 @@ def test_every_command_has_help_ending_with_an_example(command: str) -> None:
     proc = reports_cli(command, "--help")
     assert proc.returncode == 0
     description = " ".join(proc.stdout.split())
-    assert re.search(r"Example: python -m reports " + command + r" \S+", description)
+    shown = {"build": "report"}.get(command, command)
+    assert re.search(r"Example: asyncio-lab " + shown + r" \S+", description)
 
 
 def test_reading_results_does_not_import_the_chart_stack() -> None:
     """The runner imports reports.results_file; matplotlib and Jinja2 load only for a report."""
     code = (
-        "import sys, reports.results_file, reports; "
+        "import sys, asyncio_perf_lab.reports.results_file; from asyncio_perf_lab import reports; "
         "assert 'matplotlib' not in sys.modules and 'jinja2' not in sys.modules; "
-        "reports.build_report; assert 'reports.build' in sys.modules"
+        "reports.build_report; assert 'asyncio_perf_lab.reports.build' in sys.modules"
     )
     proc = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr

@@ -23,9 +23,9 @@ from typing import Any
 import aiohttp
 import pytest
 
-from reports import build_report
-from reports.results_file import write_json_atomic
-from reports.trend import build_trend
+from asyncio_perf_lab.reports import build_report
+from asyncio_perf_lab.reports.results_file import write_json_atomic
+from asyncio_perf_lab.reports.trend import build_trend
 from tests.fixtures_results import synthetic_results
 
 ARTIFACTS = Path(__file__).parent / "artifacts"

@@ -10,8 +10,8 @@ from pathlib import Path
 import jsonschema
 import pytest
 
-from benchmarks.profiles import PROFILES
-from reports.results_file import load_results, schema
+from asyncio_perf_lab.benchmarks.profiles import PROFILES
+from asyncio_perf_lab.reports.results_file import load_results, schema
 from tests.lab_cli import run_lab as lab
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -107,7 +107,7 @@ def test_unwritable_out_dir_is_bad_input(tmp_path: Path) -> None:
 
 def test_list_shows_every_variant() -> None:
     """`list` prints each scenario and variant name."""
-    import scenarios
+    from asyncio_perf_lab import scenarios
 
     proc = lab("list", timeout=60)
     assert proc.returncode == 0

@@ -7,9 +7,9 @@ import dataclasses
 
 import pytest
 
-import scenarios
-from benchmarks.context import open_context
-from mockserver import MockServer
+from asyncio_perf_lab import scenarios
+from asyncio_perf_lab.benchmarks.context import open_context
+from asyncio_perf_lab.mockserver import MockServer
 
 SCENARIO = scenarios.load("await_in_loop")
 WORKLOAD = dataclasses.replace(SCENARIO.workload, items=8, limit=3)

@@ -6,12 +6,12 @@ from collections.abc import Awaitable, Callable
 
 import pytest
 
-import scenarios
-from benchmarks.context import open_context
-from benchmarks.probes.lag import LoopLagProbe
-from mockserver import MockServer
-from scenarios import Context, Variant
-from scenarios.blocking_cpu import crunch
+from asyncio_perf_lab import scenarios
+from asyncio_perf_lab.benchmarks.context import open_context
+from asyncio_perf_lab.benchmarks.probes.lag import LoopLagProbe
+from asyncio_perf_lab.mockserver import MockServer
+from asyncio_perf_lab.scenarios import Context, Variant
+from asyncio_perf_lab.scenarios.blocking_cpu import crunch
 
 SCENARIO = scenarios.load("blocking_cpu")
 

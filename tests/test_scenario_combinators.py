@@ -9,9 +9,9 @@ from typing import Any
 
 import pytest
 
-import scenarios
-from benchmarks.context import open_context
-from mockserver import MockServer
+from asyncio_perf_lab import scenarios
+from asyncio_perf_lab.benchmarks.context import open_context
+from asyncio_perf_lab.mockserver import MockServer
 
 SCENARIO = scenarios.load("combinators")
 DISCONNECT_POLL_S = 0.5  # how long the server may take to notice the cancelled requests

@@ -11,10 +11,10 @@ from typing import Any
 import aiohttp
 import pytest
 
-import scenarios
-from benchmarks.context import open_context
-from mockserver import MockServer, parse_latency
-from scenarios import connections
+from asyncio_perf_lab import scenarios
+from asyncio_perf_lab.benchmarks.context import open_context
+from asyncio_perf_lab.mockserver import MockServer, parse_latency
+from asyncio_perf_lab.scenarios import connections
 
 SCENARIO = scenarios.load("connections")
 # Long enough that the client has sent all 1000 requests before the first one is answered.

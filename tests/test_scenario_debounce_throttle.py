@@ -8,9 +8,9 @@ from typing import Any
 
 import pytest
 
-import scenarios
-from benchmarks.context import open_context
-from mockserver import MockServer, parse_latency
+from asyncio_perf_lab import scenarios
+from asyncio_perf_lab.benchmarks.context import open_context
+from asyncio_perf_lab.mockserver import MockServer, parse_latency
 
 SCENARIO = scenarios.load("debounce_throttle")
 

@@ -8,10 +8,10 @@ from typing import Any
 
 import pytest
 
-import scenarios
-from benchmarks.context import open_context
-from mockserver import MockServer
-from scenarios import error_handling
+from asyncio_perf_lab import scenarios
+from asyncio_perf_lab.benchmarks.context import open_context
+from asyncio_perf_lab.mockserver import MockServer
+from asyncio_perf_lab.scenarios import error_handling
 
 SCENARIO = scenarios.load("error_handling")
 FAILING = sum(1 for i in range(SCENARIO.tiny.jobs) if i % SCENARIO.tiny.fail_every == 0)

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import pytest
 
-import scenarios
-from benchmarks.context import open_context
-from benchmarks.probes.lag import LoopLagProbe
-from mockserver import MockServer
-from scenarios import Context, Variant
+from asyncio_perf_lab import scenarios
+from asyncio_perf_lab.benchmarks.context import open_context
+from asyncio_perf_lab.benchmarks.probes.lag import LoopLagProbe
+from asyncio_perf_lab.mockserver import MockServer
+from asyncio_perf_lab.scenarios import Context, Variant
 
 SCENARIO = scenarios.load("large_json")
 

@@ -10,11 +10,11 @@ from concurrent.futures import Executor
 
 import pytest
 
-import scenarios
-from benchmarks import context
-from benchmarks.context import open_context
-from mockserver import MockServer
-from scenarios import Context, offloading
+from asyncio_perf_lab import scenarios
+from asyncio_perf_lab.benchmarks import context
+from asyncio_perf_lab.benchmarks.context import open_context
+from asyncio_perf_lab.mockserver import MockServer
+from asyncio_perf_lab.scenarios import Context, offloading
 
 SCENARIO = scenarios.load("offloading")
 CPU_ONLY = dataclasses.replace(SCENARIO.workload, blocking_calls=0)

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-import scenarios
-from scenarios import ordering
+from asyncio_perf_lab import scenarios
+from asyncio_perf_lab.scenarios import ordering
 
 ROOT = Path(__file__).resolve().parent.parent
 LAZY_TASK = ["sync end", "task start", "task end"]
@@ -36,7 +36,7 @@ def expected_orders(version: tuple[int, int]) -> dict[str, list[str]]:
 RUN_PUZZLES = """
 import asyncio, json, sys
 sys.path.insert(0, sys.argv[1])
-from scenarios import ordering
+from asyncio_perf_lab.scenarios import ordering
 orders = {name: asyncio.run(v.run(None)) for name, v in ordering.VARIANTS.items()}
 print(json.dumps({"version": list(sys.version_info[:2]), "orders": orders}))
 """

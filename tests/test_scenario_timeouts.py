@@ -8,10 +8,10 @@ from typing import Any
 
 import pytest
 
-import scenarios
-from benchmarks.context import open_context
-from mockserver import MockServer
-from scenarios import timeouts
+from asyncio_perf_lab import scenarios
+from asyncio_perf_lab.benchmarks.context import open_context
+from asyncio_perf_lab.mockserver import MockServer
+from asyncio_perf_lab.scenarios import timeouts
 
 SCENARIO = scenarios.load("timeouts")
 

@@ -6,9 +6,9 @@ import inspect
 
 import pytest
 
-import scenarios
-from benchmarks.context import open_context
-from mockserver import MockServer
+from asyncio_perf_lab import scenarios
+from asyncio_perf_lab.benchmarks.context import open_context
+from asyncio_perf_lab.mockserver import MockServer
 
 RAN: set[str] = set()
 

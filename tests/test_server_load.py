@@ -11,11 +11,11 @@ from typing import Any
 import aiohttp
 import pytest
 
-import scenarios
-from benchmarks.context import make_session, open_context
-from benchmarks.stats import quantile
-from mockserver import MockServer
-from scenarios._loadgen import open_loop, percentile
+from asyncio_perf_lab import scenarios
+from asyncio_perf_lab.benchmarks.context import make_session, open_context
+from asyncio_perf_lab.mockserver import MockServer
+from asyncio_perf_lab.reports.stats import quantile
+from asyncio_perf_lab.scenarios.loadgen import open_loop, percentile
 
 ASYNC_RUNS = 3  # the async p99 is the median of three warm runs: one noisy run is not the rule
 MAX_ASYNC_RUNS = 6
@@ -168,7 +168,7 @@ async def test_open_loop_refuses_unbounded_settings(kwargs: dict[str, float]) ->
 
 
 def test_percentile_follows_the_lab_statistics_rule() -> None:
-    """The scenario-side percentile agrees with benchmarks.stats.quantile (one rule)."""
+    """The scenario-side percentile agrees with reports.stats.quantile (one rule)."""
     rng = random.Random(3)
     for size in (2, 7, 100, 1000):
         values = [rng.expovariate(10) for _ in range(size)]

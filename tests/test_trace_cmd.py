@@ -1,4 +1,4 @@
-"""``python -m benchmarks trace``: a variant or a user's script in, a valid Chrome trace out."""
+"""``asyncio-lab trace``: a variant or a user's script in, a valid Chrome trace out."""
 
 from __future__ import annotations
 
@@ -10,16 +10,16 @@ from pathlib import Path
 
 import pytest
 
-from benchmarks.cli import main
-from benchmarks.probes.chrome_trace import check_trace
-from mockserver import MockServer
+from asyncio_perf_lab.benchmarks.chrome_trace import check_trace
+from asyncio_perf_lab.benchmarks.cli import main
+from asyncio_perf_lab.mockserver import MockServer
 
 ROOT = Path(__file__).resolve().parent.parent
 
 
 def _trace(*args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "benchmarks", "trace", *args],
+        [sys.executable, "-m", "asyncio_perf_lab.benchmarks", "trace", *args],
         cwd=ROOT,
         capture_output=True,
         text=True,

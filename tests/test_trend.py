@@ -10,9 +10,9 @@ from typing import Any
 
 import pytest
 
-from reports.__main__ import main
-from reports.results_file import write_json_atomic
-from reports.trend import build_trend
+from asyncio_perf_lab.reports.__main__ import main
+from asyncio_perf_lab.reports.results_file import write_json_atomic
+from asyncio_perf_lab.reports.trend import build_trend
 from tests.fixtures_results import summarize, synthetic_results
 
 # Gather's median per run, oldest first: a step up in the third run that the page must show.

@@ -12,7 +12,7 @@ import asyncio
 import time
 from typing import Any
 
-from benchmarks.stats import quantile
+from asyncio_perf_lab.reports.stats import quantile
 
 DEFAULT_INTERVAL_S = 0.001
 

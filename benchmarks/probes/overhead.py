@@ -4,7 +4,7 @@
 timed section) what one lag tick and one timed callback cost on this machine; ``estimate()``
 multiplies by what a session counted and adds the watchdog thread's own measured time holding
 the GIL. The result is an upper bound on the time added to the run, as if every probe
-microsecond sat on the critical path. ``python -m benchmarks.probe_overhead`` measures the
+microsecond sat on the critical path. ``make bench-overhead`` measures the
 real ratios (interleaved A/B runs).
 """
 
@@ -15,11 +15,11 @@ import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from benchmarks.probes.callbacks import CallbackProbe, supports_callbacks
-from benchmarks.probes.lag import LoopLagProbe
+from asyncio_perf_lab.benchmarks.probes.callbacks import CallbackProbe, supports_callbacks
+from asyncio_perf_lab.benchmarks.probes.lag import LoopLagProbe
 
 if TYPE_CHECKING:
-    from benchmarks.probes.session import ProbeSession
+    from asyncio_perf_lab.benchmarks.probes.session import ProbeSession
 
 CHAIN = 2000  # callbacks per calibration chain
 REPEATS = 3

@@ -15,7 +15,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from benchmarks.probes.callbacks import (
+from asyncio_perf_lab.benchmarks.probes.callbacks import (
     DEFAULT_THRESHOLD_S,
     PROBE_LABELS,
     CallbackProbe,
@@ -25,8 +25,8 @@ from benchmarks.probes.callbacks import (
     best_location,
     supports_callbacks,
 )
-from benchmarks.probes.lag import DEFAULT_INTERVAL_S, LoopLagProbe
-from benchmarks.probes.requests import RequestTracer, trace_new_sessions
+from asyncio_perf_lab.benchmarks.probes.lag import DEFAULT_INTERVAL_S, LoopLagProbe
+from asyncio_perf_lab.benchmarks.probes.requests import RequestTracer, trace_new_sessions
 
 MAX_TIMELINE = 3000
 MAX_BLOCKING = 100
@@ -285,12 +285,6 @@ class ProbeSession:
                 "HTTP clients (httpx, requests, urllib) are invisible to the request probe"
             )
         return notes
-
-    def to_chrome_trace(self, title: str = "asyncio-perf-lab trace", **metadata: Any) -> dict:
-        """The session as Chrome Trace Event JSON (see ``chrome_trace``)."""
-        from benchmarks.probes.chrome_trace import to_chrome_trace
-
-        return to_chrome_trace(self, title=title, metadata=metadata)
 
 
 def _walk(slices: list[Slice]):

@@ -2,7 +2,7 @@
 
 Both measure the same coroutine (``sequential_vs_gather:gather`` by default) against the same mock
 server in one run, interleaved A B A B, so machine drift hits both alike. Prints the ratio of
-medians; the target is <= 1.03. Usage: ``python -m benchmarks.lab_overhead [--rounds 4]``.
+medians; the target is <= 1.03. Usage: ``make bench-overhead``.
 """
 
 from __future__ import annotations
@@ -15,12 +15,12 @@ import time
 from rich.console import Console
 from rich.table import Table
 
-import scenarios
-from benchmarks.context import open_context
-from benchmarks.profiles import PROFILES
-from benchmarks.runner import RunConfig, time_variant
-from benchmarks.selection import select
-from mockserver import MockServer, parse_latency
+from asyncio_perf_lab import scenarios
+from asyncio_perf_lab.benchmarks.context import open_context
+from asyncio_perf_lab.benchmarks.profiles import PROFILES
+from asyncio_perf_lab.benchmarks.runner import RunConfig, time_variant
+from asyncio_perf_lab.benchmarks.selection import select
+from asyncio_perf_lab.mockserver import MockServer, parse_latency
 
 
 async def bare_loop(
@@ -39,7 +39,9 @@ async def bare_loop(
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m benchmarks.lab_overhead", description=__doc__)
+    parser = argparse.ArgumentParser(
+        prog="python -m asyncio_perf_lab.benchmarks.selfbench.lab_overhead", description=__doc__
+    )
     parser.add_argument("--target", default="sequential_vs_gather:gather")
     parser.add_argument("--rounds", type=int, default=4, help="A/B rounds (default 4)")
     parser.add_argument("--profile", default="quick", choices=list(PROFILES))

@@ -64,7 +64,7 @@ def percentile(values: Sequence[float], q: float) -> float:
         return 0.0
     if len(values) == 1:
         return float(values[0])
-    # "inclusive" is the linear interpolation between closest ranks that benchmarks.stats uses.
+    # "inclusive" is the linear interpolation between closest ranks that reports.stats uses.
     return statistics.quantiles(values, n=1000, method="inclusive")[round(q * 1000) - 1]
 
 

@@ -10,7 +10,7 @@ bare calls' odd half against their even half: ratios closer to 1 than that are n
 latency makes per-callback costs visible; the scenario's own latency shows the usual case.
 Targets: lag sampler <= 1.01x, full tracing <= 1.3x (ratio of medians).
 
-Usage: ``python -m benchmarks.probe_overhead [--latency 5ms --latency 100ms] [--rounds 6]``;
+Usage: ``make bench-overhead`` (``--latency 5ms --latency 100ms --rounds 6``);
 the defaults take about half a minute.
 """
 
@@ -26,14 +26,14 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
-import scenarios
-from benchmarks.context import open_context
-from benchmarks.loops import LOOPS, new_event_loop
-from benchmarks.probes.lag import LoopLagProbe
-from benchmarks.probes.requests import RequestTracer
-from benchmarks.probes.session import ProbeSession
-from benchmarks.stats import quantile
-from mockserver import MockServer
+from asyncio_perf_lab import scenarios
+from asyncio_perf_lab.benchmarks.context import open_context
+from asyncio_perf_lab.benchmarks.loops import LOOPS, new_event_loop
+from asyncio_perf_lab.benchmarks.probes.lag import LoopLagProbe
+from asyncio_perf_lab.benchmarks.probes.requests import RequestTracer
+from asyncio_perf_lab.benchmarks.probes.session import ProbeSession
+from asyncio_perf_lab.mockserver import MockServer
+from asyncio_perf_lab.reports.stats import quantile
 
 MODES = ("none", "lag", "full")
 TARGETS = {"lag": 1.01, "full": 1.3}
@@ -85,9 +85,9 @@ def _ms(seconds: float) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        prog="python -m benchmarks.probe_overhead",
+        prog="python -m asyncio_perf_lab.benchmarks.selfbench.probe_overhead",
         description=__doc__.splitlines()[0],
-        epilog="Example: python -m benchmarks.probe_overhead --latency 5ms --rounds 4",
+        epilog="Example: make bench-overhead",
     )
     parser.add_argument("--scenario", default="sequential_vs_gather", choices=scenarios.NAMES)
     parser.add_argument("--latency", action="append", help="repeatable; default: 5ms and 100ms")

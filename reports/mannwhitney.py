@@ -1,4 +1,4 @@
-"""One-sided Mann-Whitney U test in pure Python, beside ``benchmarks.stats`` (no SciPy).
+"""One-sided Mann-Whitney U test in pure Python, beside ``reports.stats`` (no SciPy).
 
 The regression gate asks "are head's timings stochastically larger than base's?" without assuming
 a distribution: timing values are skewed and carry outliers. Without ties and with at most

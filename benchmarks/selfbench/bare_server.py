@@ -1,8 +1,8 @@
-"""The baseline of ``benchmarks.server_throughput``: a bare aiohttp handler for ``/users/{id}``.
+"""The baseline of ``server_throughput``: a bare aiohttp handler for ``/users/{id}``.
 
 Same JSON bytes, same runner settings and readiness line as the mock server (it reuses
 ``mockserver.server.serve``), so the comparison isolates what the mock API adds per request.
-Usage: ``python -m benchmarks._bare_server [--port 0] [--watch-stdin]``.
+Usage: ``python -m asyncio_perf_lab.benchmarks.selfbench.bare_server [--port 0] [--watch-stdin]``.
 """
 
 from __future__ import annotations
@@ -13,8 +13,8 @@ import json
 
 from aiohttp import web
 
-from mockserver.fakedata import user
-from mockserver.server import serve
+from asyncio_perf_lab.mockserver.fakedata import user
+from asyncio_perf_lab.mockserver.server import serve
 
 _dumps = json.JSONEncoder(separators=(",", ":")).encode
 
@@ -26,7 +26,9 @@ async def user_handler(request: web.Request) -> web.Response:
 
 def main() -> int:
     """Serve the bare app until SIGTERM/SIGINT (or stdin EOF with --watch-stdin)."""
-    parser = argparse.ArgumentParser(prog="python -m benchmarks._bare_server", description=__doc__)
+    parser = argparse.ArgumentParser(
+        prog="python -m asyncio_perf_lab.benchmarks.selfbench.bare_server", description=__doc__
+    )
     parser.add_argument("--port", type=int, default=0)
     parser.add_argument("--watch-stdin", action="store_true")
     args = parser.parse_args()

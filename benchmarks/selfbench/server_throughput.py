@@ -13,7 +13,7 @@ answer is in, and speaks minimal HTTP/1.1 over asyncio protocols rather than usi
 client, which costs about as much CPU per request as the server and would dilute the difference.
 Prints per-round req/s, the ratio mock/bare (target >= 0.90; the headline is the median over
 rounds) and each server's CPU time per request.
-Usage: ``python -m benchmarks.server_throughput [--rounds 6] [--seconds 2]``.
+Usage: ``make bench-server ARGS="--rounds 6 --seconds 2"``.
 """
 
 from __future__ import annotations
@@ -32,7 +32,7 @@ from urllib.parse import urlsplit
 from rich.console import Console
 from rich.table import Table
 
-from mockserver.launcher import MockServer, ServerProcess
+from asyncio_perf_lab.mockserver.launcher import MockServer, ServerProcess
 
 PATH = "/users/1"
 CONCURRENCY = 32
@@ -236,7 +236,7 @@ def _us(value: float | None) -> str:
 def main(argv: list[str] | None = None) -> int:
     """Run the interleaved rounds, print the table and the median ratio; 0 if measured."""
     parser = argparse.ArgumentParser(
-        prog="python -m benchmarks.server_throughput",
+        prog="python -m asyncio_perf_lab.benchmarks.selfbench.server_throughput",
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -249,7 +249,12 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"--rounds {args.rounds} is out of range (allowed: 1..{MAX_ROUNDS})")
     if not 0.5 <= args.seconds <= MAX_SECONDS:
         parser.error(f"--seconds {args.seconds} is out of range (allowed: 0.5..{MAX_SECONDS})")
-    bare_argv = [sys.executable, "-m", "benchmarks._bare_server", "--watch-stdin"]
+    bare_argv = [
+        sys.executable,
+        "-m",
+        "asyncio_perf_lab.benchmarks.selfbench.bare_server",
+        "--watch-stdin",
+    ]
     console = Console()
     table = Table(
         title=f"GET {PATH}: mock server vs bare aiohttp handler, {CONCURRENCY} keep-alive "

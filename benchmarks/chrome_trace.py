@@ -12,10 +12,10 @@ from __future__ import annotations
 from collections import defaultdict
 from typing import TYPE_CHECKING, Any
 
-from benchmarks.probes.requests import PHASES
+from asyncio_perf_lab.benchmarks.probes.requests import PHASES
 
 if TYPE_CHECKING:
-    from benchmarks.probes.session import ProbeSession, Slice
+    from asyncio_perf_lab.benchmarks.probes.session import ProbeSession, Slice
 
 PID = 1
 LOOP_TID = 1

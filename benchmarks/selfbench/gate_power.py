@@ -1,6 +1,6 @@
 """How often the regression gate is right on this machine: A/A false alarms and injected slowdowns.
 
-``python -m benchmarks.gate_power`` starts one mock server and times a real variant
+``make bench-gate`` starts one mock server and times a real variant
 (``sequential_vs_gather:gather``: three concurrent requests) against it. Base and head differ only
 in the latency the server injects into every request: the same on both sides for A/A (any
 regression is a false alarm), 25% or 10% more for head (a regression is a catch). Timings are
@@ -25,7 +25,7 @@ that decides. Two kinds:
 Neither includes what ``ab`` adds on top: separate worker processes and the base checkout. Bounds
 are one-sided 95% Clopper-Pearson: with 0 false alarms in n trials the rate is below about 3/n.
 
-Example: python -m benchmarks.gate_power --trials 1000 --fresh 20
+Example: python -m asyncio_perf_lab.benchmarks.selfbench.gate_power --trials 1000 --fresh 20
 """
 
 from __future__ import annotations
@@ -40,9 +40,15 @@ from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
-from benchmarks.ab import DEFAULT_ROUNDS
-from benchmarks.compare import GateSettings, Sample, VariantComparison, confirm, judge
-from benchmarks.profiles import PROFILES
+from asyncio_perf_lab.benchmarks.ab import DEFAULT_ROUNDS
+from asyncio_perf_lab.benchmarks.compare import (
+    GateSettings,
+    Sample,
+    VariantComparison,
+    confirm,
+    judge,
+)
+from asyncio_perf_lab.benchmarks.profiles import PROFILES
 
 SCENARIO, VARIANT = "sequential_vs_gather", "gather"
 ROUNDS = DEFAULT_ROUNDS  # as `ab` with the quick profile and its default rounds
@@ -151,8 +157,8 @@ def lower_bound(k: int, n: int, confidence: float = 0.95) -> float:
 
 async def timed_run(base_url: str, latency: str, values: int = VALUES) -> Run:
     """One run: a fresh session, WARMUPS untimed calls, then ``values`` timed calls (seconds)."""
-    import scenarios
-    from benchmarks.context import open_context
+    from asyncio_perf_lab import scenarios
+    from asyncio_perf_lab.benchmarks.context import open_context
 
     scenario = scenarios.load(SCENARIO)
     run = scenario.variants[VARIANT].run
@@ -237,7 +243,7 @@ def print_results(results: Sequence[CaseResult]) -> None:
     from rich.console import Console
     from rich.table import Table
 
-    from benchmarks.stats import quantile
+    from asyncio_perf_lab.reports.stats import quantile
 
     table = Table(title="regression gate on this machine (alpha 0.01, floor 10%, re-run once)")
     for column in (
@@ -273,7 +279,7 @@ def print_results(results: Sequence[CaseResult]) -> None:
 
 
 async def main_async(args: argparse.Namespace) -> list[CaseResult]:
-    from mockserver import MockServer
+    from asyncio_perf_lab.mockserver import MockServer
 
     results = []
     with MockServer(latency="0ms") as server:
@@ -293,7 +299,7 @@ async def main_async(args: argparse.Namespace) -> list[CaseResult]:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        prog="python -m benchmarks.gate_power",
+        prog="python -m asyncio_perf_lab.benchmarks.selfbench.gate_power",
         description=__doc__.splitlines()[0] + " Example: " + __doc__.strip().splitlines()[-1],
     )
     parser.add_argument("cases", nargs="*", metavar="CASE", help=f"of {', '.join(CASES)} (all)")

@@ -1,0 +1,24 @@
+"""asyncio-perf-lab: see and measure what asyncio really does.
+
+The installed lab lives under this one import name. The repository's top-level folders are its
+subpackages (``asyncio_perf_lab.mockserver``, ``.scenarios``, ``.benchmarks``, ``.reports``), mapped
+in ``pyproject.toml``, so nothing generic lands in site-packages.
+
+Scenario authors import the contract from here::
+
+    from asyncio_perf_lab import Context, Machine, Variant
+"""
+
+from pathlib import Path
+
+_CHECKOUT = Path(__file__).resolve().parent.parent
+if (_CHECKOUT / "benchmarks" / "worker.py").is_file() and (_CHECKOUT / "pyproject.toml").is_file():
+    # Run from a checkout (or an `ab` side's worktree): the subpackages are the top-level folders
+    # beside this one. Resolving them here, from this same tree, keeps a worktree on its own code
+    # instead of the editable install's mapping to another checkout.
+    __path__.append(str(_CHECKOUT))
+
+from asyncio_perf_lab.scenarios.core import Context, Machine, Variant  # noqa: E402
+
+__all__ = ["Context", "Machine", "Variant", "__version__"]
+__version__ = "0.2.0"

@@ -9,7 +9,9 @@ the delay, then answer: a fault, or the body (dripped if asked).
 
 Every response carries ``X-Injected-Delay-Ms`` (the delay injected, in ms) and
 ``X-In-Flight-At-Arrival`` (counted requests in flight when it arrived, itself included; for the
-uncounted /health, /stats and 404 it is the count it found). Run it with ``asyncio-lab serve``.
+uncounted /health, /stats and 404 it is the count it found). A user's routes file
+(``mockserver.routes``) adds counted routes through the same envelope, each with its own status,
+body, latency and faults. Run it with ``asyncio-lab serve``.
 """
 
 from __future__ import annotations
@@ -18,7 +20,8 @@ import asyncio
 import inspect
 import json
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
+from pathlib import Path
 from typing import Any
 
 from aiohttp import hdrs, web
@@ -37,15 +40,20 @@ from asyncio_perf_lab.mockserver.faults import (
 from asyncio_perf_lab.mockserver.latency import SamplerCache, parse_latency
 from asyncio_perf_lab.mockserver.loop_lag import LoopLagSampler
 from asyncio_perf_lab.mockserver.params import BadParameter, integer, number
+from asyncio_perf_lab.mockserver.routes import Route, read_routes
 from asyncio_perf_lab.mockserver.stats import Stats
-from asyncio_perf_lab.mockserver.work import WorkPool, burn_cpu
+from asyncio_perf_lab.mockserver.work import (
+    WorkPool,
+    work_async_sleep,
+    work_blocking_sleep,
+    work_cpu,
+    work_cpu_offloaded,
+)
 
 MAX_ID = 999_999_999
 MAX_BATCH = 1000
 MAX_QUERY_CHARS = 200
 MAX_LARGE_MB = 64
-MAX_ASYNC_SLEEP_MS = 60_000
-MAX_BLOCKING_MS = 10_000  # blocking the loop longer would also stall shutdown
 
 JSON = "application/json"
 # istr names: aiohttp copies response headers into a case-insensitive dict, which skips the
@@ -63,12 +71,14 @@ Endpoint = Callable[["MockApi", web.Request], Payload | Awaitable[Payload]]
 class MockApi:
     """The server's state: default latency, seeded streams, stats, the large-body cache, a pool."""
 
-    def __init__(self, latency: str = "0ms", seed: int | None = None) -> None:
+    def __init__(
+        self, latency: str = "0ms", seed: int | None = None, routes: Sequence[Route] = ()
+    ) -> None:
         self.default_latency = parse_latency(latency)
         self.seed = seed
         self.samplers = SamplerCache(seed)
         self.fails = FailStreams(seed)
-        self.stats = Stats(ROUTES)
+        self.stats = Stats([*ROUTES, *(route.name for route in routes)])
         self.large = fakedata.LargeJson()
         self.pool = WorkPool()
         self.loop_lag = LoopLagSampler()
@@ -128,8 +138,17 @@ def _body(payload: Payload) -> bytes:
     return payload if isinstance(payload, bytes) else _encode(payload).encode()
 
 
-def _envelope(api: MockApi, route: str, endpoint: Endpoint) -> Callable[..., Awaitable[Any]]:
-    """Wrap ``endpoint`` with counting, controls, delay and faults (see the module docstring)."""
+def _envelope(
+    api: MockApi,
+    route: str,
+    endpoint: Endpoint,
+    defaults: Controls = NO_CONTROLS,
+    status: int = 200,
+) -> Callable[..., Awaitable[Any]]:
+    """Wrap ``endpoint`` with counting, controls, delay and faults (see the module docstring).
+
+    ``defaults`` and ``status``: a user route's own latency and faults, and its success status.
+    """
     stats = api.stats
     is_async = inspect.iscoroutinefunction(endpoint)
     nothing_to_inject = api.default_latency.is_zero
@@ -139,18 +158,18 @@ def _envelope(api: MockApi, route: str, endpoint: Endpoint) -> Callable[..., Awa
         at_arrival = stats.arrive(route)
         try:
             headers = {CONTENT_TYPE: JSON, DELAY_HEADER: "0", IN_FLIGHT_HEADER: str(at_arrival)}
-            controls = NO_CONTROLS
+            controls = defaults
             try:
                 if request.query_string or _has_control_header(request.raw_headers):
-                    controls = parse_controls(request.query, request.headers)
+                    controls = parse_controls(request.query, request.headers, defaults)
                 payload = endpoint(api, request)
                 if is_async:
                     payload = await payload
             except BadParameter as exc:
                 return _json_response(exc.as_json(), 400, headers)
-            if controls is NO_CONTROLS and nothing_to_inject:
-                return web.Response(body=_body(payload), headers=headers)  # the hot path
-            return await _deliver(api, request, controls, payload, headers, arrived)
+            if controls is NO_CONTROLS and nothing_to_inject:  # the hot path
+                return web.Response(body=_body(payload), status=status, headers=headers)
+            return await _deliver(api, request, controls, payload, headers, arrived, status)
         finally:
             stats.depart()
 
@@ -164,6 +183,7 @@ async def _deliver(
     payload: Payload,
     headers: dict[str, str],
     arrived: float,
+    status: int = 200,
 ) -> web.StreamResponse:
     """Hang, delay, then answer with a fault or the body (dripped when asked).
 
@@ -178,7 +198,7 @@ async def _deliver(
     # Everything but the write is done before the sleep: after it, only the answer is left.
     response = None if controls.reset else _fault(controls, api, headers)
     if response is None and controls.drip is None and not controls.reset:
-        response = web.Response(body=_body(payload), headers=headers)
+        response = web.Response(body=_body(payload), status=status, headers=headers)
     if delay:
         api.loop_lag.hold()  # a tick mid-sleep would make the delay late (mockserver.loop_lag)
         try:
@@ -192,7 +212,7 @@ async def _deliver(
         assert response is not None
         return response
     if response is None:
-        stream = web.StreamResponse(headers=headers)
+        stream = web.StreamResponse(status=status, headers=headers)
         return await drip_body(request, stream, _body(payload), controls.drip)
     assert isinstance(response.body, bytes)
     stream = web.StreamResponse(status=response.status, headers=response.headers)
@@ -265,43 +285,6 @@ async def large_json(api: MockApi, request: web.Request) -> Payload:
     return await api.large.get(round(mb * fakedata.MIB))
 
 
-def _work_ms(request: web.Request, high: int) -> float:
-    return number("ms", request.query.get("ms"), 0, high, f"milliseconds 0..{high}")
-
-
-def _work_result(ms: float) -> dict[str, Any]:
-    # The same body for every kind of work, so client variants that use different kinds compare.
-    return {"work_ms": int(ms) if ms.is_integer() else ms}
-
-
-async def work_async_sleep(api: MockApi, request: web.Request) -> Payload:
-    """Wait ``ms`` without blocking: the loop serves others meanwhile."""
-    ms = _work_ms(request, MAX_ASYNC_SLEEP_MS)
-    await asyncio.sleep(ms / 1000)
-    return _work_result(ms)
-
-
-async def work_blocking_sleep(api: MockApi, request: web.Request) -> Payload:
-    """Block the whole loop for ``ms`` with time.sleep, on purpose: the anti-pattern."""
-    ms = _work_ms(request, MAX_BLOCKING_MS)
-    time.sleep(ms / 1000)
-    return _work_result(ms)
-
-
-async def work_cpu(api: MockApi, request: web.Request) -> Payload:
-    """Burn ``ms`` of CPU on the loop: every other request waits for it."""
-    ms = _work_ms(request, MAX_BLOCKING_MS)
-    burn_cpu(ms)
-    return _work_result(ms)
-
-
-async def work_cpu_offloaded(api: MockApi, request: web.Request) -> Payload:
-    """Burn ``ms`` of CPU in a worker process: the loop stays free."""
-    ms = _work_ms(request, MAX_BLOCKING_MS)
-    await asyncio.get_running_loop().run_in_executor(api.pool.get(), burn_cpu, ms)
-    return _work_result(ms)
-
-
 ROUTES: dict[str, Endpoint] = {
     "/users/{id}": user,
     "/users/{id}/posts": user_posts,
@@ -360,7 +343,7 @@ async def reset_stats(request: web.Request) -> web.Response:
 async def not_found(request: web.Request) -> web.Response:
     """Unknown paths get a JSON 404 listing the routes, with the usual headers."""
     api = request.app[API_KEY]
-    routes = ["/health", "/stats", *ROUTES]
+    routes = ["/health", "/stats", *api.stats.requests]
     body = {"error": f"no route for {request.method} {request.path}", "routes": routes}
     return _json_response(body, 404, _plain_headers(api))
 
@@ -373,9 +356,16 @@ async def _stop_loop_lag(app: web.Application) -> None:
     app[API_KEY].loop_lag.stop()
 
 
-def make_app(latency: str = "0ms", seed: int | None = None) -> web.Application:
-    """Build the mock API with a default latency SPEC and seed (ValueError on a bad SPEC)."""
-    api = MockApi(latency, seed)
+def load_routes(path: str | Path) -> list[Route]:
+    """A user's routes file, checked (RoutesError: one line), clashes with built-ins included."""
+    return read_routes(path, builtin=ROUTES)
+
+
+def make_app(
+    latency: str = "0ms", seed: int | None = None, routes: Sequence[Route] = ()
+) -> web.Application:
+    """Build the mock API with a default latency SPEC, seed and user routes (ValueError if bad)."""
+    api = MockApi(latency, seed, routes)
     app = web.Application()
     app[API_KEY] = api
     app.router.add_get("/health", health)
@@ -383,6 +373,9 @@ def make_app(latency: str = "0ms", seed: int | None = None) -> web.Application:
     app.router.add_post("/stats/reset", reset_stats)
     for route, endpoint in ROUTES.items():
         app.router.add_get(route, _envelope(api, route, endpoint), name=None)
+    for user in routes:
+        handler = _envelope(api, user.name, user.endpoint(), user.controls, user.status)
+        app.router.add_route(user.method, user.path, handler)
     app.router.add_route("*", "/{tail:.*}", not_found)
     app.on_cleanup.append(_stop_loop_lag)
     app.on_cleanup.append(_close_pool)

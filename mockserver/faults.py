@@ -83,7 +83,8 @@ def _spec(field: str, raw: str) -> LatencySpec:
     return spec
 
 
-def _drip(field: str, raw: str) -> tuple[int, float]:
+def parse_drip(field: str, raw: str) -> tuple[int, float]:
+    """``BYTES/MS`` as (bytes per chunk, seconds between chunks); BadParameter names ``field``."""
     match = _DRIP.fullmatch(raw.strip())
     if match is None:
         raise BadParameter(field, f"{field} {raw!r} is not BYTES/MS", DRIP_ALLOWED)
@@ -93,8 +94,13 @@ def _drip(field: str, raw: str) -> tuple[int, float]:
     return size, ms / 1000
 
 
-def parse_controls(query: Mapping[str, str], headers: Mapping[str, str]) -> Controls:
-    """Read every control from the query (first) or its header; BadParameter on a bad value."""
+def parse_controls(
+    query: Mapping[str, str], headers: Mapping[str, str], defaults: Controls = NO_CONTROLS
+) -> Controls:
+    """Read every control from the query (first) or its header; BadParameter on a bad value.
+
+    A control the request does not give keeps its value in ``defaults`` (a user route's own).
+    """
 
     def get(name: str, header: str) -> tuple[str, str | None]:
         if name in query:
@@ -102,23 +108,27 @@ def parse_controls(query: Mapping[str, str], headers: Mapping[str, str]) -> Cont
         return header, headers.get(header)
 
     field, raw = get("latency", "X-Latency")
-    latency = None if raw is None else _spec(field, raw)
+    latency = defaults.latency if raw is None else _spec(field, raw)
     field, raw = get("seed", "X-Seed")
-    seed = None if raw is None else integer(field, raw, 0, MAX_SEED)
+    seed = defaults.seed if raw is None else integer(field, raw, 0, MAX_SEED)
     field, raw = get("fail", "X-Fail")
-    fail = 0.0 if raw is None else number(field, raw, 0.0, 1.0, "a probability 0..1, e.g. 0.1")
+    fail = (
+        defaults.fail
+        if raw is None
+        else number(field, raw, 0.0, 1.0, "a probability 0..1, e.g. 0.1")
+    )
     field, raw = get("status", "X-Status")
-    status = None if raw is None else integer(field, raw, 400, 599)
+    status = defaults.status if raw is None else integer(field, raw, 400, 599)
     field, raw = get("ratelimit", "X-Ratelimit")
-    retry_after = None
+    retry_after = defaults.retry_after
     if raw is not None:
         retry_after = 1 if raw == "" else integer(field, raw, 0, MAX_RETRY_AFTER_S)
     field, raw = get("reset", "X-Reset")
-    reset = raw is not None and flag(field, raw)
+    reset = defaults.reset if raw is None else flag(field, raw)
     field, raw = get("hang", "X-Hang")
-    hang = raw is not None and flag(field, raw)
+    hang = defaults.hang if raw is None else flag(field, raw)
     field, raw = get("drip", "X-Drip")
-    drip = None if raw is None else _drip(field, raw)
+    drip = defaults.drip if raw is None else parse_drip(field, raw)
     return Controls(latency, seed, fail, status, retry_after, reset, hang, drip)
 
 

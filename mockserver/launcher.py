@@ -194,7 +194,10 @@ def _terminate(proc: subprocess.Popen[bytes]) -> None:
 
 
 class MockServer(ServerProcess):
-    """The mock API in its own process: ``with MockServer(latency="50ms") as s: s.url``."""
+    """The mock API in its own process: ``with MockServer(latency="50ms") as s: s.url``.
+
+    ``routes``: a user's routes TOML file (``mockserver.routes``), served beside the built-ins.
+    """
 
     def __init__(
         self,
@@ -202,6 +205,7 @@ class MockServer(ServerProcess):
         seed: int | None = None,
         extra_args: Sequence[str] = (),
         startup_timeout: float = 10.0,
+        routes: str | os.PathLike[str] | None = None,
     ) -> None:
         argv = [
             sys.executable,
@@ -214,10 +218,14 @@ class MockServer(ServerProcess):
         ]
         if seed is not None:
             argv += ["--seed", str(seed)]
+        if routes is not None:
+            # Absolute: the server runs in the lab's directory, not the caller's.
+            argv += ["--routes", str(Path(routes).resolve())]
         argv += ["--watch-stdin", *extra_args]  # extra_args last: a later --port wins
         super().__init__(argv, name="mockserver", startup_timeout=startup_timeout)
         self.latency = latency
         self.seed = seed
+        self.routes = routes
 
     def stats(self) -> dict[str, Any]:
         """``GET /stats`` (sync, for set-up code and probes outside the timed section)."""

@@ -1,4 +1,5 @@
-"""Server-side work for the "1000 users" scenario: CPU burnt on the loop or in a process pool.
+"""Server-side work for the "1000 users" scenario: the ``/work/*`` endpoints, CPU burnt on the
+loop or in a process pool.
 
 ``burn_cpu`` counts CPU time of its own thread, not wall time, so "10 ms of work" stays 10 ms of
 work on a busy machine (it just takes longer to get through).
@@ -6,6 +7,7 @@ work on a busy machine (it just takes longer to get through).
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import multiprocessing
 import os
@@ -13,6 +15,14 @@ import threading
 import time
 from concurrent.futures import ProcessPoolExecutor
 from multiprocessing.connection import Connection
+from typing import Any, Protocol
+
+from aiohttp import web
+
+from asyncio_perf_lab.mockserver.params import number
+
+MAX_ASYNC_SLEEP_MS = 60_000
+MAX_BLOCKING_MS = 10_000  # blocking the loop longer would also stall shutdown
 
 
 def burn_cpu(ms: float) -> float:
@@ -77,3 +87,44 @@ class WorkPool:
             for end in self._lifeline:
                 end.close()
             self._lifeline = None
+
+
+class _HasPool(Protocol):
+    pool: WorkPool
+
+
+def _work_ms(request: web.Request, high: int) -> float:
+    return number("ms", request.query.get("ms"), 0, high, f"milliseconds 0..{high}")
+
+
+def _work_result(ms: float) -> dict[str, Any]:
+    # The same body for every kind of work, so client variants that use different kinds compare.
+    return {"work_ms": int(ms) if ms.is_integer() else ms}
+
+
+async def work_async_sleep(api: _HasPool, request: web.Request) -> dict[str, Any]:
+    """Wait ``ms`` without blocking: the loop serves others meanwhile."""
+    ms = _work_ms(request, MAX_ASYNC_SLEEP_MS)
+    await asyncio.sleep(ms / 1000)
+    return _work_result(ms)
+
+
+async def work_blocking_sleep(api: _HasPool, request: web.Request) -> dict[str, Any]:
+    """Block the whole loop for ``ms`` with time.sleep, on purpose: the anti-pattern."""
+    ms = _work_ms(request, MAX_BLOCKING_MS)
+    time.sleep(ms / 1000)
+    return _work_result(ms)
+
+
+async def work_cpu(api: _HasPool, request: web.Request) -> dict[str, Any]:
+    """Burn ``ms`` of CPU on the loop: every other request waits for it."""
+    ms = _work_ms(request, MAX_BLOCKING_MS)
+    burn_cpu(ms)
+    return _work_result(ms)
+
+
+async def work_cpu_offloaded(api: _HasPool, request: web.Request) -> dict[str, Any]:
+    """Burn ``ms`` of CPU in a worker process: the loop stays free."""
+    ms = _work_ms(request, MAX_BLOCKING_MS)
+    await asyncio.get_running_loop().run_in_executor(api.pool.get(), burn_cpu, ms)
+    return _work_result(ms)

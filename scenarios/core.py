@@ -1,7 +1,8 @@
 """The contract every scenario module follows: a context in, variants side by side, an ideal model.
 
 A scenario module reads like the talk's slide: a docstring whose first line is the title, the
-constants ``QUESTION``, ``LESSON`` and ``LATENCY``, a frozen ``Workload`` dataclass (its
+constants ``QUESTION``, ``LESSON`` and ``LATENCY`` (a latency SPEC every request carries, or
+None to send none, so a user route's own latency applies), a frozen ``Workload`` dataclass (its
 defaults are the UPPER_CASE workload constants), ``TINY`` (a small workload for smoke tests),
 the variants as plain ``async def name(ctx) -> result`` functions, and the explicit
 ``VARIANTS`` mapping of
@@ -57,7 +58,7 @@ class Context:
 
     session: aiohttp.ClientSession
     base_url: str
-    latency: str
+    latency: str | None  # None or "": send none, the server's route decides
     workload: Any
     thread_pool: Executor
     process_pool: Executor
@@ -65,8 +66,8 @@ class Context:
 
     def url(self, path: str, **params: Any) -> str:
         """The mock API URL for ``path``; the scenario's latency rides along unless overridden."""
-        query = {"latency": self.latency, **params}
-        return f"{self.base_url}{path}?{urlencode(query)}"
+        query = {"latency": self.latency, **params} if self.latency else params
+        return f"{self.base_url}{path}?{urlencode(query)}" if query else f"{self.base_url}{path}"
 
     async def get_json(self, path: str, **params: Any) -> Any:
         """GET a mock API path and decode its JSON body, raising on HTTP errors."""
@@ -87,7 +88,7 @@ class Scenario:
     title: str
     question: str
     lesson: str
-    latency: str
+    latency: str | None
     workload: Any
     tiny: Any
     variants: Mapping[str, Variant]

@@ -1,21 +1,23 @@
 """The comparison page: one self-contained HTML file rendered from a comparison dict alone.
 
-The dict is what ``benchmarks.compare.Comparison.to_dict()`` writes as comparison.json; this module
-never imports the code that made it. Each variant gets a strip chart (inline SVG, no network):
-every raw value of base and head on one shared time axis, the medians marked.
+The dict is what ``reports.gate.Comparison.to_dict()`` gives and ``compare``/``ab`` write as
+comparison.json, so the page can be rebuilt from that file. Each variant gets a strip chart (inline
+SVG, no network): every raw value of base and head on one shared time axis, the medians marked.
 """
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-import jinja2
-
+from asyncio_perf_lab.reports.pages import render_page, write_page
+from asyncio_perf_lab.reports.stats import median
 from asyncio_perf_lab.reports.units import format_seconds
 
-TEMPLATES = Path(__file__).with_name("templates")
+__all__ = ["build_compare_page", "render_compare_page", "strip_chart"]
+
 STRIP_WIDTH, STRIP_ROW, STRIP_PAD = 360, 18, 6
 
 
@@ -30,21 +32,16 @@ def strip_chart(base: Sequence[float], head: Sequence[float]) -> dict[str, Any]:
     def x(value: float) -> float:
         return round(STRIP_PAD + (value - low) / span * (STRIP_WIDTH - 2 * STRIP_PAD), 1)
 
-    rows = []
-    for i, (name, values) in enumerate((("base", base), ("head", head))):
-        if not values:
-            continue
-        ordered = sorted(values)
-        mid = len(ordered) // 2
-        median = ordered[mid] if len(ordered) % 2 else (ordered[mid - 1] + ordered[mid]) / 2
-        rows.append(
-            {
-                "name": name,
-                "y": STRIP_PAD + i * STRIP_ROW + STRIP_ROW / 2,
-                "dots": [x(v) for v in values],
-                "median_x": x(median),
-            }
-        )
+    rows = [
+        {
+            "name": name,
+            "y": STRIP_PAD + i * STRIP_ROW + STRIP_ROW / 2,
+            "dots": [x(v) for v in values],
+            "median_x": x(median(values)),
+        }
+        for i, (name, values) in enumerate((("base", base), ("head", head)))
+        if values
+    ]
     return {
         "width": STRIP_WIDTH,
         "height": 2 * STRIP_ROW + 2 * STRIP_PAD,
@@ -52,18 +49,6 @@ def strip_chart(base: Sequence[float], head: Sequence[float]) -> dict[str, Any]:
         "low": format_seconds(low),
         "high": format_seconds(high),
     }
-
-
-def _environment() -> jinja2.Environment:
-    env = jinja2.Environment(
-        loader=jinja2.FileSystemLoader(TEMPLATES),
-        autoescape=True,  # labels, notes and paths are data: never markup
-        undefined=jinja2.StrictUndefined,
-        trim_blocks=True,
-        lstrip_blocks=True,
-    )
-    env.filters["seconds"] = format_seconds
-    return env
 
 
 def render_compare_page(comparison: Mapping[str, Any]) -> str:
@@ -77,5 +62,9 @@ def render_compare_page(comparison: Mapping[str, Any]) -> str:
         }
         for item in comparison["variants"]
     ]
-    template = _environment().get_template("compare.html.j2")
-    return template.render(c=comparison, variants=variants)
+    return render_page("compare.html.j2", c=comparison, variants=variants)
+
+
+def build_compare_page(comparison: Mapping[str, Any], out_path: str | os.PathLike[str]) -> Path:
+    """Write the comparison page of a comparison dict atomically; return its path."""
+    return write_page(out_path, render_compare_page(comparison))

@@ -11,13 +11,21 @@ from typing import Any
 
 import jsonschema
 
+from asyncio_perf_lab.reports.errors import ResultsFileError
+
+__all__ = [
+    "KIND",
+    "SCHEMA_VERSION",
+    "ResultsFileError",
+    "load_results",
+    "validate",
+    "write_atomic",
+    "write_json_atomic",
+]
+
 SCHEMA_VERSION = 1
 KIND = "asyncio-perf-lab/results"
 SCHEMA_PATH = Path(__file__).with_name("results.schema.json")
-
-
-class ResultsFileError(ValueError):
-    """A results file that cannot be used; the message is one line naming the file and the fault."""
 
 
 @cache

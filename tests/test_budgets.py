@@ -15,9 +15,9 @@ from test_compare import results_doc, timings, variant_entry
 
 from asyncio_perf_lab import scenarios
 from asyncio_perf_lab.benchmarks import cli
-from asyncio_perf_lab.benchmarks.budgets import check_budgets, over_budget
 from asyncio_perf_lab.benchmarks.context import open_context
 from asyncio_perf_lab.mockserver import MockServer
+from asyncio_perf_lab.reports.budgets import check_budgets, over_budget
 from asyncio_perf_lab.scenarios import Context, Machine, Variant
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -13,7 +13,9 @@ from typing import Any
 
 import pytest
 
-from asyncio_perf_lab.benchmarks.compare import (
+from asyncio_perf_lab.reports.compare_page import render_compare_page
+from asyncio_perf_lab.reports.errors import UsageError
+from asyncio_perf_lab.reports.gate import (
     Comparison,
     GateSettings,
     Sample,
@@ -21,13 +23,10 @@ from asyncio_perf_lab.benchmarks.compare import (
     compare_results,
     confirm,
     judge,
-    robust_cv,
 )
-from asyncio_perf_lab.reports.compare_page import render_compare_page
-from asyncio_perf_lab.reports.errors import UsageError
 from asyncio_perf_lab.reports.mannwhitney import mann_whitney_u, min_p_value, u_statistic
 from asyncio_perf_lab.reports.results_file import validate
-from asyncio_perf_lab.reports.stats import summarize
+from asyncio_perf_lab.reports.stats import robust_cv, summarize
 from tests.lab_cli import run_lab
 
 ROOT = Path(__file__).resolve().parent.parent

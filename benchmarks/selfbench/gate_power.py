@@ -8,7 +8,7 @@ taken in *runs*, as ``ab`` takes them with the quick profile: a fresh client ses
 connections, like a new pyperf worker), ``WARMUPS`` untimed calls, ``VALUES`` timed calls.
 
 A *trial* is one gate decision made the way ``ab`` makes it: 2 rounds x 2 runs = 4 runs a side
-(12 values with the quick profile's 3 a run), judged by ``benchmarks.compare.judge`` (one-sided
+(12 values with the quick profile's 3 a run), judged by ``reports.gate.judge`` (one-sided
 U test at alpha 0.01, 10% floor); a flagged verdict is judged again on 8 fresh runs a side, and
 that decides. Two kinds:
 
@@ -41,14 +41,14 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from asyncio_perf_lab.benchmarks.ab import DEFAULT_ROUNDS
-from asyncio_perf_lab.benchmarks.compare import (
+from asyncio_perf_lab.benchmarks.profiles import PROFILES
+from asyncio_perf_lab.reports.gate import (
     GateSettings,
     Sample,
     VariantComparison,
     confirm,
     judge,
 )
-from asyncio_perf_lab.benchmarks.profiles import PROFILES
 
 SCENARIO, VARIANT = "sequential_vs_gather", "gather"
 ROUNDS = DEFAULT_ROUNDS  # as `ab` with the quick profile and its default rounds

@@ -1,0 +1,360 @@
+"""The regression gate's rules: base vs head timing values of each variant, one outcome each.
+
+Pure: no I/O beyond loading the two results files in ``compare_files``, no printing. The
+``compare`` and ``ab`` commands (benchmarks/) time, print and write; this module judges.
+
+Per variant (matched by ``scenario:variant``) the gate runs a one-sided Mann-Whitney U test on the
+raw values and holds the change of the median against an effect floor:
+
+- **regression**: head is slower with p < alpha *and* its median is at least ``floor`` slower;
+- **improvement**: the same, faster;
+- **pass**: neither, on clean data (a significant change smaller than the floor passes: it is not
+  worth a red CI);
+- **inconclusive**: the data cannot answer, for one of three documented reasons:
+
+  - *too few values* for the test to ever reach alpha: 4 vs 4 values cannot go below
+    p = 1/70 = 0.014, so at alpha 0.01 they could only ever "pass"; the gate says so instead;
+  - *a disturbed run*: more than ``max_outlier_share`` (1 in 8) of a side's values lie over
+    ``outlier_distance`` (50%, pyperf's "the minimum/maximum is 50% smaller/greater than the
+    mean" warning) from its median. One or two spikes are normal on a shared runner and the
+    rank test shrugs them off; when every 4th value is one, something hit that side and a
+    difference may be that, not the code. This blocks every verdict;
+  - *too noisy to rule out a slowdown*: a side's coefficient of variation is above ``max_cv``
+    (10%, pyperf's "the standard deviation is over 10% of the mean" warning), taken robustly as
+    IQR / 1.349 over the median (stdev / mean for normal data, but one spike does not double
+    it). Spread can hide a regression, it cannot fake one (the U test allows for it and both
+    sides are interleaved), so it blocks only a "pass": a slowdown that clears both the test
+    and the floor is still reported, and an ``ab`` re-run confirms it on fresh runs;
+- **new** / **removed**: the variant exists on one side only (reported, never a failure).
+
+Exit codes: 0 pass, 1 any regression, 2 bad input, 3 inconclusive (and no regression).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any, Literal
+
+from asyncio_perf_lab.reports.errors import UsageError
+from asyncio_perf_lab.reports.mannwhitney import mann_whitney_u, min_p_value
+from asyncio_perf_lab.reports.results_file import load_results
+from asyncio_perf_lab.reports.stats import median, robust_cv, summarize
+
+__all__ = [
+    "EXIT_BAD_INPUT",
+    "EXIT_INCONCLUSIVE",
+    "EXIT_PASS",
+    "EXIT_REGRESSION",
+    "OUTCOMES",
+    "Comparison",
+    "GateSettings",
+    "Outcome",
+    "Sample",
+    "VariantComparison",
+    "compare_files",
+    "compare_results",
+    "compare_samples",
+    "confirm",
+    "judge",
+    "noise_problems",
+    "outlier_problems",
+    "samples_of",
+    "spread_problems",
+]
+
+Outcome = Literal["pass", "regression", "improvement", "inconclusive", "new", "removed"]
+OUTCOMES: tuple[Outcome, ...] = ("regression", "inconclusive", "improvement", "pass", "new")
+OUTCOMES += ("removed",)
+EXIT_PASS, EXIT_REGRESSION, EXIT_BAD_INPUT, EXIT_INCONCLUSIVE = 0, 1, 2, 3
+COMPARISON_KIND = "asyncio-perf-lab/comparison"
+
+
+@dataclass(frozen=True)
+class GateSettings:
+    """How sure (alpha), how large (floor) and how clean (noise bounds) a change must be."""
+
+    alpha: float = 0.01
+    floor: float = 0.10  # relative change of the median below which nothing fails
+    max_cv: float = 0.10  # robust CV (IQR/1.349 over the median) above this: too noisy
+    outlier_distance: float = 0.50  # a value this far from the median is an outlier (pyperf: 50%)
+    max_outlier_share: float = 0.125  # more outliers than this share of values: too noisy
+
+    def __post_init__(self) -> None:
+        if not 0 < self.alpha < 1:
+            raise UsageError(f"--alpha must be between 0 and 1 (exclusive), not {self.alpha}")
+        if not 0 <= self.floor < 1:
+            raise UsageError(f"--floor must be between 0% and 100%, not {self.floor:.0%}")
+
+
+@dataclass(frozen=True)
+class Sample:
+    """One side's raw timing values (seconds per call) of one variant, and its display label."""
+
+    values: tuple[float, ...]
+    label: str = ""
+
+
+@dataclass(frozen=True)
+class VariantComparison:
+    """The gate's verdict on one variant, with the figures it was reached from."""
+
+    key: str  # scenario:variant
+    label: str
+    outcome: Outcome
+    reason: str
+    base: Sequence[float] = ()
+    head: Sequence[float] = ()
+    ratio: float | None = None  # head median / base median
+    p_slower: float | None = None
+    p_faster: float | None = None
+    method: str | None = None
+    first_outcome: Outcome | None = None  # set when a re-run decided
+
+    @property
+    def sides(self) -> tuple[Sequence[float], Sequence[float]]:
+        """(base values, head values)."""
+        return self.base, self.head
+
+    @property
+    def flagged(self) -> bool:
+        """Worth a re-run with more rounds before it counts (regression or inconclusive)."""
+        return self.outcome in ("regression", "inconclusive")
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain JSON form (the comparison file and the HTML page read this)."""
+        scenario, _, variant = self.key.partition(":")
+        return {
+            "key": self.key,
+            "scenario": scenario,
+            "variant": variant,
+            "label": self.label,
+            "outcome": self.outcome,
+            "reason": self.reason,
+            "ratio": self.ratio,
+            "p_slower": self.p_slower,
+            "p_faster": self.p_faster,
+            "method": self.method,
+            "first_outcome": self.first_outcome,
+            "base": _side(self.base),
+            "head": _side(self.head),
+        }
+
+
+def _side(values: Sequence[float]) -> dict[str, Any] | None:
+    return {"stats": summarize(values), "values": list(values)} if values else None
+
+
+@dataclass
+class Comparison:
+    """Every variant's verdict plus what the reader must know about the two sides."""
+
+    items: list[VariantComparison]
+    settings: GateSettings
+    base_name: str
+    head_name: str
+    mode: Literal["files", "ab"] = "files"
+    notes: list[str] = field(default_factory=list)
+    meta: dict[str, Any] = field(default_factory=dict)
+
+    def count(self, outcome: Outcome) -> int:
+        """How many variants got ``outcome``."""
+        return sum(item.outcome == outcome for item in self.items)
+
+    @property
+    def exit_code(self) -> int:
+        """0 pass, 1 any regression, 3 inconclusive without regression."""
+        if self.count("regression"):
+            return EXIT_REGRESSION
+        if self.count("inconclusive"):
+            return EXIT_INCONCLUSIVE
+        return EXIT_PASS
+
+    def summary(self) -> str:
+        """One line: the counts per outcome and the exit code."""
+        counts = ", ".join(f"{self.count(o)} {o}" for o in OUTCOMES if self.count(o))
+        return f"{counts or 'nothing compared'} -> exit {self.exit_code}"
+
+    def to_dict(self) -> dict[str, Any]:
+        """The comparison as JSON: comparison.json, and what the HTML page is rendered from."""
+        return {
+            "schema": 1,
+            "kind": COMPARISON_KIND,
+            "created": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+            "mode": self.mode,
+            "base": self.base_name,
+            "head": self.head_name,
+            "settings": {
+                "alpha": self.settings.alpha,
+                "floor": self.settings.floor,
+                "max_cv": self.settings.max_cv,
+                "outlier_distance": self.settings.outlier_distance,
+                "max_outlier_share": self.settings.max_outlier_share,
+            },
+            "notes": list(self.notes),
+            "meta": dict(self.meta),
+            "counts": {o: self.count(o) for o in OUTCOMES},
+            "summary": self.summary(),
+            "exit_code": self.exit_code,
+            "variants": [item.to_dict() for item in self.items],
+        }
+
+
+def spread_problems(values: Sequence[float], settings: GateSettings) -> list[str]:
+    """Why the spread of ``values`` could hide a floor-sized change (empty when it could not)."""
+    cv = robust_cv(values)
+    return [f"CV {cv:.0%} > {settings.max_cv:.0%}"] if cv > settings.max_cv else []
+
+
+def outlier_problems(values: Sequence[float], settings: GateSettings) -> list[str]:
+    """Why ``values`` look disturbed: too many far from the median (empty when they do not)."""
+    middle = median(values)
+    far = [v for v in values if abs(v - middle) > settings.outlier_distance * middle]
+    if len(far) <= settings.max_outlier_share * len(values):
+        return []
+    worst = max(far, key=lambda v: abs(v - middle)) / middle - 1
+    return [
+        f"{len(far)} of {len(values)} values over {settings.outlier_distance:.0%} "
+        f"from the median (worst {worst:+.0%})"
+    ]
+
+
+def noise_problems(values: Sequence[float], settings: GateSettings) -> list[str]:
+    """Every reason ``values`` are too noisy for a clean pass (spread, then outliers)."""
+    return spread_problems(values, settings) + outlier_problems(values, settings)
+
+
+def _both(check: Any, base: Sequence[float], head: Sequence[float], settings: Any) -> list[str]:
+    return [f"base {p}" for p in check(base, settings)] + [
+        f"head {p}" for p in check(head, settings)
+    ]
+
+
+def judge(
+    key: str, base: Sample | None, head: Sample | None, settings: GateSettings
+) -> VariantComparison:
+    """The verdict on one variant from both sides' raw values."""
+    label = (head or base).label if (head or base) else ""
+    if base is None or not base.values:
+        return VariantComparison(key, label, "new", "not in base", head=head.values if head else ())
+    if head is None or not head.values:
+        return VariantComparison(key, label, "removed", "not in head", base=base.values)
+    b, h = base.values, head.values
+    ratio = median(h) / median(b)
+    floor_p = min_p_value(len(b), len(h))
+    if floor_p >= settings.alpha:
+        reason = (
+            f"too few values: n={len(b)} vs {len(h)} can never reach p<{settings.alpha:g} "
+            f"one-sided (smallest possible p={floor_p:.3g}); use more values or rounds"
+        )
+        return VariantComparison(key, label, "inconclusive", reason, b, h, ratio)
+    disturbed = _both(outlier_problems, b, h, settings)
+    spread = _both(spread_problems, b, h, settings)
+    slower = mann_whitney_u(h, b, "greater")
+    faster = mann_whitney_u(h, b, "less")
+    figures = dict(ratio=ratio, p_slower=slower.p, p_faster=faster.p, method=slower.method)
+    change = f"{ratio - 1:+.1%}"
+    if disturbed:
+        reason = f"disturbed run ({'; '.join(disturbed)}); change {change}"
+        return VariantComparison(key, label, "inconclusive", reason, b, h, **figures)
+    if slower.p < settings.alpha and ratio >= 1 + settings.floor:
+        reason = f"slower by {change} (p={slower.p:.2g} < {settings.alpha:g})"
+        return VariantComparison(key, label, "regression", reason, b, h, **figures)
+    if faster.p < settings.alpha and ratio <= 1 - settings.floor:
+        reason = f"faster by {1 - ratio:.1%} (p={faster.p:.2g} < {settings.alpha:g})"
+        return VariantComparison(key, label, "improvement", reason, b, h, **figures)
+    if spread:
+        reason = (
+            f"too noisy to rule out a {settings.floor:.0%} slowdown ({'; '.join(spread)}); "
+            f"change {change}"
+        )
+        return VariantComparison(key, label, "inconclusive", reason, b, h, **figures)
+    p = min(slower.p, faster.p)
+    if p < settings.alpha:
+        reason = f"change {change} is significant but within the {settings.floor:.0%} floor"
+    else:
+        reason = f"change {change}, not significant (p={p:.2g})"
+    return VariantComparison(key, label, "pass", reason, b, h, **figures)
+
+
+def confirm(first: VariantComparison, rerun: VariantComparison) -> VariantComparison:
+    """A flagged verdict judged again on fresh values: the re-run decides, the first is shown."""
+    reason = f"{rerun.reason}; re-run (first pass: {first.outcome})"
+    return replace(rerun, reason=reason, first_outcome=first.outcome)
+
+
+def compare_samples(
+    base: Mapping[str, Sample],
+    head: Mapping[str, Sample],
+    settings: GateSettings,
+) -> list[VariantComparison]:
+    """Judge every key of either side, in head's order then base-only keys."""
+    keys = list(head) + [k for k in base if k not in head]
+    return [judge(key, base.get(key), head.get(key), settings) for key in keys]
+
+
+def samples_of(results: Mapping[str, Any]) -> dict[str, Sample]:
+    """Each variant's values in a results dict, keyed ``scenario:variant``."""
+    return {
+        f"{scenario['name']}:{variant['name']}": Sample(tuple(variant["values"]), variant["label"])
+        for scenario in results["scenarios"]
+        for variant in scenario["variants"]
+    }
+
+
+def compare_results(
+    base: Mapping[str, Any],
+    head: Mapping[str, Any],
+    settings: GateSettings,
+    base_name: str = "base",
+    head_name: str = "head",
+) -> Comparison:
+    """Compare two validated results dicts; bad pairs raise UsageError (exit 2)."""
+    if base.get("schema") != head.get("schema"):
+        raise UsageError(
+            f"different schema: {base_name} is schema {base.get('schema')}, "
+            f"{head_name} is schema {head.get('schema')}"
+        )
+    base_samples, head_samples = samples_of(base), samples_of(head)
+    if not set(base_samples) & set(head_samples):
+        raise UsageError(
+            f"no common variants between {base_name} ({len(base_samples)} variants) and "
+            f"{head_name} ({len(head_samples)} variants); nothing to compare"
+        )
+    notes = [
+        "stored results from two separate runs: drift between runs (10-40% on shared machines) "
+        "is not controlled here; `make ab` interleaves both sides in one job"
+    ]
+    base_scenarios = {s["name"]: s for s in base["scenarios"]}
+    head_scenarios = {s["name"]: s for s in head["scenarios"]}
+    if only := sorted(set(base_scenarios) - set(head_scenarios)):
+        notes.append(f"scenarios only in base: {', '.join(only)}")
+    if only := sorted(set(head_scenarios) - set(base_scenarios)):
+        notes.append(f"scenarios only in head: {', '.join(only)}")
+    for name in sorted(set(base_scenarios) & set(head_scenarios)):
+        for what in ("latency", "workload"):
+            if base_scenarios[name][what] != head_scenarios[name][what]:
+                notes.append(f"{name}: {what} differs between the two runs")
+    if base["run"]["profile"] != head["run"]["profile"]:
+        notes.append(f"profiles differ: {base['run']['profile']} vs {head['run']['profile']}")
+    return Comparison(
+        items=compare_samples(base_samples, head_samples, settings),
+        settings=settings,
+        base_name=base_name,
+        head_name=head_name,
+        mode="files",
+        notes=notes,
+        meta={"base_run": base["run"]["id"], "head_run": head["run"]["id"]},
+    )
+
+
+def compare_files(base_path: Path, head_path: Path, settings: GateSettings) -> Comparison:
+    """Load both results files with the one loader and compare them.
+
+    A bad file raises ``ResultsFileError`` and a bad pair ``UsageError`` (its parent): exit 2.
+    """
+    base = load_results(base_path)
+    head = load_results(head_path)
+    return compare_results(base, head, settings, str(base_path), str(head_path))

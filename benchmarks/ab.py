@@ -13,7 +13,6 @@ rounds and the re-run decides. A variant the base revision lacks is reported "ne
 
 from __future__ import annotations
 
-import argparse
 import contextlib
 import datetime as dt
 import json
@@ -29,22 +28,19 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from asyncio_perf_lab.benchmarks.compare import (
-    Comparison,
-    GateSettings,
-    Sample,
-    VariantComparison,
-    add_gate_arguments,
-    confirm,
-    judge,
-    print_comparison,
-    table_console,
-    write_html,
-)
+from asyncio_perf_lab.benchmarks.compare import write_html
 from asyncio_perf_lab.benchmarks.environment import REPO_ROOT
 from asyncio_perf_lab.benchmarks.profiles import PROFILES, Profile
 from asyncio_perf_lab.benchmarks.worker import WORKER_MODULE
 from asyncio_perf_lab.reports.errors import UsageError
+from asyncio_perf_lab.reports.gate import (
+    Comparison,
+    GateSettings,
+    Sample,
+    VariantComparison,
+    confirm,
+    judge,
+)
 
 DEFAULT_ROUNDS = 2  # quick profile: 2 rounds x 2 runs x 3 values = 12 values a side
 SIDES = ("base", "head")
@@ -549,76 +545,3 @@ def run_ab(
         },
     )
     return comparison, write_outputs(run_dir, comparison, pooled)
-
-
-def cmd_ab(args: argparse.Namespace) -> int:
-    """``asyncio-lab ab``: print the comparison table and exit 0/1/2/3."""
-    from rich.console import Console
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-
-    from asyncio_perf_lab.benchmarks.loops import available_loops
-    from asyncio_perf_lab.benchmarks.runner import RunError
-
-    if args.rounds < 1:
-        raise UsageError(f"--rounds must be at least 1, not {args.rounds}")
-    if args.loop not in available_loops():
-        raise UsageError(
-            f"--loop {args.loop} is not available here; allowed: {', '.join(available_loops())}"
-        )
-    config = ABConfig(
-        base=args.base,
-        head=args.head,
-        targets=args.targets,
-        profile=PROFILES[args.profile],
-        rounds=args.rounds,
-        rerun=not args.no_rerun,
-        settings=GateSettings(alpha=args.alpha, floor=args.floor),
-        loop=args.loop,
-        out_dir=Path(args.out),
-    )
-    err = Console(stderr=True)
-    columns = (
-        TextColumn("{task.description:<48}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-    )
-    try:
-        comparison, paths = run_ab(config, lambda: Progress(*columns, console=err, transient=True))
-    except RunError as exc:
-        err.print(f"[red]ab failed:[/] {exc}", highlight=False)
-        return 1
-    print_comparison(comparison, table_console())
-    err.print(
-        f"ab took {comparison.meta['wall_s']:.0f} s; wrote {paths['json']} and {paths['html']}",
-        highlight=False,
-        soft_wrap=True,
-    )
-    return comparison.exit_code
-
-
-def add_parser(sub: Any) -> None:
-    """Register ``ab`` on the CLI's subparsers."""
-    from asyncio_perf_lab.benchmarks.loops import LOOPS
-
-    ab = sub.add_parser(
-        "ab",
-        help="A/B a base revision against the working tree, interleaved in one job",
-        description=(
-            "Check the base revision out in a temporary git worktree, time base and head "
-            "interleaved (ABBA) against one mock server, re-run flagged variants, compare. "
-            "Exit 0 pass, 1 regression, 2 bad input, 3 inconclusive. "
-            "Example: asyncio-lab ab --base origin/main sequential_vs_gather"
-        ),
-    )
-    ab.add_argument("targets", nargs="*", metavar="SCENARIO[:VARIANT]", help="default: all")
-    ab.add_argument("--base", required=True, metavar="REV", help="base commit, branch or tag")
-    ab.add_argument("--head", metavar="REV", help="default: the working tree, as it is")
-    ab.add_argument("--profile", choices=list(PROFILES), default="quick")
-    ab.add_argument(
-        "--rounds", type=int, default=DEFAULT_ROUNDS, metavar="N", help="ABBA rounds (default 2)"
-    )
-    ab.add_argument("--no-rerun", action="store_true", help="judge flagged variants without re-run")
-    add_gate_arguments(ab)
-    ab.add_argument("--loop", choices=LOOPS, default="asyncio")
-    ab.add_argument("--out", default="results", metavar="DIR", help="default: results")

@@ -19,7 +19,6 @@ files alone.
 
 from __future__ import annotations
 
-import argparse
 import contextlib
 import datetime as dt
 import glob
@@ -36,13 +35,10 @@ from pathlib import Path
 from typing import IO, Any
 
 from asyncio_perf_lab.benchmarks.environment import REPO_ROOT
-from asyncio_perf_lab.benchmarks.loops import LOOPS
 from asyncio_perf_lab.reports.errors import UsageError
 
 MANIFEST_KIND = "asyncio-perf-lab/matrix"
 MANIFEST_SCHEMA = 1
-MIN_PYTHON = (3, 11)
-DEFAULT_PYTHONS = ("3.11", "3.12", "3.13")
 VENV_ROOT = REPO_ROOT / ".venv-matrix"
 PYENV_ROOTS = (os.environ.get("PYENV_ROOT"), "~/.pyenv", "/root/.pyenv")
 PROBE_TIMEOUT_S = 20.0
@@ -115,31 +111,6 @@ def _run(cmd: Sequence[str], timeout: float, **kwargs: Any) -> subprocess.Comple
     return subprocess.run(
         list(cmd), capture_output=True, text=True, timeout=timeout, check=False, **kwargs
     )
-
-
-def parse_pythons(text: str) -> list[str]:
-    """``3.11,3.12`` -> ["3.11", "3.12"]; anything else, or below 3.11, is a UsageError."""
-    versions = [part.strip() for part in text.split(",") if part.strip()]
-    if not versions:
-        raise UsageError("--pythons is empty; e.g. --pythons 3.11,3.12,3.13")
-    for version in versions:
-        match = re.fullmatch(r"3\.(\d{1,2})", version)
-        if match is None:
-            raise UsageError(f"--pythons: {version!r} is not a version like 3.12")
-        if (3, int(match[1])) < MIN_PYTHON:
-            raise UsageError(f"--pythons: {version} is below 3.11, which the lab needs")
-    return list(dict.fromkeys(versions))
-
-
-def parse_loops(text: str) -> list[str]:
-    """``asyncio,uvloop`` -> the list; an unknown loop is a UsageError naming the allowed."""
-    loops = [part.strip() for part in text.split(",") if part.strip()]
-    for loop in loops:
-        if loop not in LOOPS:
-            raise UsageError(f"--loops: unknown loop {loop!r}; allowed: {', '.join(LOOPS)}")
-    if not loops:
-        raise UsageError(f"--loops is empty; allowed: {', '.join(LOOPS)}")
-    return list(dict.fromkeys(loops))
 
 
 def _version_key(path: str) -> tuple[int, ...]:
@@ -421,72 +392,3 @@ def run_matrix(
         manifest = write_manifest(matrix_dir, config, cells, time.perf_counter() - started)
     manifest = write_manifest(matrix_dir, config, cells, time.perf_counter() - started)
     return manifest, cells
-
-
-def cmd_matrix(args: argparse.Namespace) -> int:
-    """Run the matrix, build matrix.html, print the cells; 1 if a cell failed or none ran."""
-    from rich.console import Console
-    from rich.table import Table
-
-    from asyncio_perf_lab.benchmarks.selection import select
-    from asyncio_perf_lab.reports.matrix import build_matrix_page
-    from asyncio_perf_lab.reports.results_file import ResultsFileError
-
-    select(args.targets)  # an unknown scenario is bad input before anything runs
-    config = MatrixConfig(
-        pythons=parse_pythons(args.pythons),
-        loops=parse_loops(args.loops),
-        profile=args.profile,
-        targets=list(args.targets),
-        out_dir=Path(args.out),
-    )
-    console = Console(stderr=True, width=None if sys.stderr.isatty() else 160)
-    started = time.perf_counter()
-    manifest, cells = run_matrix(config, say=lambda line: console.print(line, highlight=False))
-    table = Table(title=f"matrix {manifest.parent.name} ({time.perf_counter() - started:.0f} s)")
-    for column in ("python", "loop", "status", "time", "detail"):
-        table.add_column(column)
-    for cell in cells:
-        style = {"ok": "green", "failed": "red", "partial": "red"}.get(cell.status, "yellow")
-        wall = f"{cell.wall_s:.0f} s" if cell.wall_s is not None else "-"
-        table.add_row(cell.python, cell.loop, f"[{style}]{cell.status}[/]", wall, cell.detail or "")
-    console.print(table)
-    try:
-        page = build_matrix_page(manifest)
-    except ResultsFileError as exc:
-        console.print(f"[red]matrix page not written:[/] {exc}", highlight=False)
-        return 1
-    console.print(f"matrix page: {page}", highlight=False)
-    print(page)
-    broken = any(cell.status in ("failed", "partial") for cell in cells)
-    ran = any(cell.status in ("ok", "partial") for cell in cells)
-    return 1 if broken or not ran else 0
-
-
-def add_parser(sub: Any) -> None:
-    """The ``matrix`` sub-command (help ends with an example, like every command)."""
-    from asyncio_perf_lab.benchmarks.profiles import PROFILES
-
-    matrix = sub.add_parser(
-        "matrix",
-        help="the quick run under every Python and loop found, merged in one page",
-        description=(
-            "Run the quick profile under each Python (own venv in .venv-matrix/, made on "
-            "demand) and event loop, one after the other, and merge the results files into "
-            "results/matrix-<id>/matrix.html. Missing interpreters are listed, not fatal. "
-            "Example: asyncio-lab matrix --pythons 3.11,3.12 --loops asyncio,uvloop "
-            "sequential_vs_gather"
-        ),
-    )
-    matrix.add_argument("targets", nargs="*", metavar="SCENARIO[:VARIANT]", help="default: all")
-    matrix.add_argument("--profile", choices=list(PROFILES), default="quick")
-    matrix.add_argument(
-        "--pythons",
-        default=",".join(DEFAULT_PYTHONS),
-        metavar="X.Y,...",
-        help=f"default: {','.join(DEFAULT_PYTHONS)}",
-    )
-    matrix.add_argument(
-        "--loops", default=",".join(LOOPS), metavar="LOOP,...", help=f"default: {','.join(LOOPS)}"
-    )
-    matrix.add_argument("--out", default="results", metavar="DIR", help="default: results")

@@ -1,4 +1,9 @@
-"""``asyncio-lab serve``: the command line. Bad input costs one line on stderr and exit 2."""
+"""The mock server process's command line (``asyncio-lab serve`` reuses its flags).
+
+Bad input costs one line on stderr and exit 2. The flags are defined once, in ``add_arguments``:
+the lab's ``serve`` command adds them to its own parser (mockserver may not import the lab's
+command layer, so this module keeps its small parser for ``python -m``).
+"""
 
 from __future__ import annotations
 
@@ -54,22 +59,19 @@ def _seed(text: str) -> int:
     return int(text)
 
 
-def build_parser() -> argparse.ArgumentParser:
-    """The CLI's parser; the help ends with an example, like every command of the lab."""
-    parser = _Parser(
-        prog="asyncio-lab serve",
-        description="Serve the lab's fake API on loopback with injected latency and faults.",
-        epilog=(
-            f"latency SPEC forms: {ALLOWED_FORMS}\n\n"
-            "example: asyncio-lab serve --port 8080 --latency lognormal:p50=40ms,p99=200ms "
-            "--seed 1"
-        ),
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
+DESCRIPTION = "Serve the lab's fake API on loopback with injected latency and faults."
+EXAMPLE = "asyncio-lab serve --port 8080 --latency lognormal:p50=40ms,p99=200ms --seed 1"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """The server's flags, on this module's parser or on ``asyncio-lab serve``'s."""
     parser.add_argument("--host", type=_host, default="127.0.0.1", help="127.0.0.1 (default)")
     parser.add_argument("--port", type=_port, default=0, help="port; 0 (default) picks a free one")
     parser.add_argument(
-        "--latency", type=_latency, default="0ms", help="default latency SPEC (default 0ms)"
+        "--latency",
+        type=_latency,
+        default="0ms",
+        help=f"default latency SPEC (default 0ms); forms: {ALLOWED_FORMS}",
     )
     parser.add_argument("--seed", type=_seed, default=None, help="seed of the latency/fail streams")
     parser.add_argument(
@@ -77,12 +79,20 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="exit when stdin reaches EOF (the launcher uses it: no orphan if the parent dies)",
     )
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The parser of ``python -m asyncio_perf_lab.mockserver`` (the launcher's command)."""
+    parser = _Parser(
+        prog="asyncio-lab serve",
+        description=f"{DESCRIPTION} Example: {EXAMPLE}",
+    )
+    add_arguments(parser)
     return parser
 
 
-def main(argv: list[str] | None = None) -> int:
-    """Parse the command line and serve until SIGTERM/SIGINT; 0 on a clean stop."""
-    args = build_parser().parse_args(argv)
+def serve_until_stopped(args: argparse.Namespace) -> int:
+    """Serve with the parsed flags until SIGTERM/SIGINT; 0 on a clean stop, 1 if it cannot bind."""
     raise_open_files_limit()
     app = make_app(args.latency, args.seed)
     try:
@@ -93,6 +103,11 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:  # Ctrl-C before the signal handlers were in place
         return 0
     return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Parse the command line and serve."""
+    return serve_until_stopped(build_parser().parse_args(argv))
 
 
 if __name__ == "__main__":

@@ -1,0 +1,146 @@
+"""What the commands share: the one-line-error parser, the consoles, shared flags and checks.
+
+A flag used by two commands is one ``add_*`` function here, so its name, default, help and
+validation are written once. Validation happens while parsing where it can (an ``argparse`` type),
+so bad input is one line naming the value and what is allowed, and exit code 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Callable
+from typing import IO, Any, NoReturn
+
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+__all__ = [
+    "Parser",
+    "add_command",
+    "add_latency",
+    "add_loop",
+    "add_out",
+    "add_profile",
+    "add_targets",
+    "argument_type",
+    "console",
+    "latency_spec",
+    "loop_name",
+    "progress_bar",
+]
+
+MIN_PIPED_WIDTH = 160  # piped into a CI log or a test, names are never cut to "sequenti…"
+
+
+class Parser(argparse.ArgumentParser):
+    """argparse, but a usage error is one line and exit 2 (argparse prints its usage first)."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: error: {message}\n")
+
+
+def add_command(sub: Any, name: str, summary: str, description: str, example: str) -> Parser:
+    """Register command ``name``; its help is ``description`` and ends with ``example``."""
+    return sub.add_parser(
+        name,
+        help=summary,
+        description=f"{description} Example: {example}",
+    )
+
+
+def console(stderr: bool = True) -> Console:
+    """A Rich console on stderr (progress, notes) or stdout (tables a user may pipe on).
+
+    At a terminal Rich sizes itself; piped it is at least ``MIN_PIPED_WIDTH`` columns (more when
+    ``COLUMNS`` says so), not Rich's 80.
+    """
+    stream: IO[str] = sys.stderr if stderr else sys.stdout
+    if stream.isatty():
+        return Console(stderr=stderr)
+    columns = os.environ.get("COLUMNS", "")
+    width = max(MIN_PIPED_WIDTH, int(columns) if columns.isdigit() else 0)
+    return Console(stderr=stderr, width=width)
+
+
+def progress_bar(out: Console, label_width: int) -> Progress:
+    """The bar every long command shows on stderr: what runs now, a bar, n of m, time taken.
+
+    Transient: once done it disappears, leaving the command's own table.
+    """
+    columns = (
+        TextColumn(f"{{task.description:<{label_width}}}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+    )
+    return Progress(*columns, console=out, transient=True)
+
+
+def argument_type(check: Callable[[str], Any]) -> Callable[[str], Any]:
+    """An argparse type from a check that raises ValueError with a one-line message."""
+
+    def parse(text: str) -> Any:
+        try:
+            return check(text)
+        except ValueError as exc:
+            raise argparse.ArgumentTypeError(str(exc)) from None
+
+    parse.__name__ = check.__name__  # argparse names the type in some messages
+    return parse
+
+
+def loop_name(text: str) -> str:
+    """An event loop importable here; anything else names what is allowed."""
+    from asyncio_perf_lab.benchmarks.loops import LOOPS, available_loops
+
+    allowed = available_loops()
+    if text in allowed:
+        return text
+    if text in LOOPS:
+        raise ValueError(f"{text} is not available here; allowed: {', '.join(allowed)}")
+    raise ValueError(f"unknown loop {text!r}; allowed: {', '.join(allowed)}")
+
+
+def latency_spec(text: str) -> str:
+    """A latency SPEC the mock server understands (``40ms``, ``uniform:10ms-50ms``, ...)."""
+    from asyncio_perf_lab.mockserver import parse_latency
+
+    parse_latency(text)
+    return text
+
+
+def add_targets(parser: argparse.ArgumentParser) -> None:
+    """SCENARIO[:VARIANT] ... (none: every scenario)."""
+    parser.add_argument("targets", nargs="*", metavar="SCENARIO[:VARIANT]", help="default: all")
+
+
+def add_profile(parser: argparse.ArgumentParser, default: str) -> None:
+    """--profile NAME, one of the measurement profiles."""
+    from asyncio_perf_lab.benchmarks.profiles import PROFILES
+
+    parser.add_argument(
+        "--profile", choices=list(PROFILES), default=default, help=f"default: {default}"
+    )
+
+
+def add_loop(parser: argparse.ArgumentParser, help: str = "default: asyncio") -> None:
+    """--loop NAME, checked to be importable here while parsing."""
+    parser.add_argument(
+        "--loop", type=argument_type(loop_name), default="asyncio", metavar="LOOP", help=help
+    )
+
+
+def add_latency(parser: argparse.ArgumentParser, help: str) -> None:
+    """--latency SPEC, checked by the mock server's own parser while parsing."""
+    parser.add_argument("--latency", type=argument_type(latency_spec), metavar="SPEC", help=help)
+
+
+def add_out(
+    parser: argparse.ArgumentParser, default: str | None = "results", help: str | None = None
+) -> None:
+    """--out PATH (a folder that receives new run directories unless ``help`` says otherwise)."""
+    parser.add_argument(
+        "--out", default=default, metavar="PATH", help=help or f"folder (default: {default})"
+    )

@@ -1,0 +1,167 @@
+"""``asyncio-lab trace``: why a variant (or your own async program) is slow.
+
+``trace SCENARIO:VARIANT`` or ``trace --script PATH.py [--func main]`` runs it once under all
+probes (``benchmarks.tracing``), writes a Chrome Trace Event JSON (open it in
+https://ui.perfetto.dev or chrome://tracing) and prints a short summary: the callbacks that
+blocked the loop and on which line, loop lag, and request phase medians.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+from asyncio_perf_lab.benchmarks.commands.common import (
+    add_command,
+    add_latency,
+    add_loop,
+    add_out,
+    console,
+)
+from asyncio_perf_lab.benchmarks.probes.callbacks import DEFAULT_THRESHOLD_S
+from asyncio_perf_lab.benchmarks.probes.requests import PHASES
+from asyncio_perf_lab.benchmarks.probes.session import ProbeSession
+from asyncio_perf_lab.reports.errors import UsageError
+from asyncio_perf_lab.reports.stats import quantile
+
+DEFAULT_OUT_DIR = Path("results")
+TOP_BLOCKING = 8
+
+
+def add_parser(sub: Any) -> None:
+    """Register ``trace``."""
+    parser = add_command(
+        sub,
+        "trace",
+        "Chrome trace + blocking lines of one variant or of your own async script",
+        "Run one variant (or your script's async function) once under all probes and write a "
+        "Chrome Trace Event JSON for Perfetto / chrome://tracing, then print the blocking "
+        "callbacks with their lines, loop lag and request phases.",
+        "asyncio-lab trace sequential_vs_gather:gather",
+    )
+    parser.add_argument("target", nargs="?", metavar="SCENARIO:VARIANT")
+    parser.add_argument("--script", metavar="PATH.py", help="trace your own async program")
+    parser.add_argument("--func", default="main", help="async function of --script (default main)")
+    add_out(parser, None, help="file to write (default: results/trace-<scenario>-<variant>.json)")
+    add_loop(parser)
+    parser.add_argument(
+        "--threshold-ms",
+        type=float,
+        default=DEFAULT_THRESHOLD_S * 1000,
+        help="a callback this long blocks the loop (default 20)",
+    )
+    add_latency(parser, help="override the scenario's latency")
+
+
+def run(args: argparse.Namespace) -> int:
+    """Trace a variant or a script, write the trace atomically, print the summary."""
+    from asyncio_perf_lab.benchmarks import tracing
+    from asyncio_perf_lab.benchmarks.chrome_trace import to_chrome_trace
+
+    if (args.target is None) == (args.script is None):
+        raise UsageError("trace needs exactly one of SCENARIO:VARIANT or --script PATH.py")
+    if args.threshold_ms <= 0:
+        raise UsageError(f"--threshold-ms must be > 0, got {args.threshold_ms:g}")
+    threshold_s = args.threshold_ms / 1000
+    if args.script is not None:
+        if args.latency is not None:
+            raise UsageError("--latency applies to scenarios only, not to --script")
+        func = tracing.load_script(args.script, args.func)
+        stem = f"{Path(args.script).stem}-{args.func}"
+        out = Path(args.out) if args.out else DEFAULT_OUT_DIR / f"trace-{stem}.json"
+        tracing.check_writable(out)
+        probes, error, meta = tracing.trace_script(func, args.loop, threshold_s)
+        title = f"{args.script} {args.func}()"
+    else:
+        scenario, variant, latency = tracing.resolve_target(args.target, args.latency)
+        default = DEFAULT_OUT_DIR / f"trace-{scenario.name}-{variant}.json"
+        out = Path(args.out) if args.out else default
+        tracing.check_writable(out)
+        probes, error, meta = tracing.trace_variant(
+            scenario, variant, latency, args.loop, threshold_s
+        )
+        title = f"{scenario.name}:{variant}"
+    tracing.write_trace(out, to_chrome_trace(probes, title=title, metadata=meta))
+    stdout = console(stderr=False)
+    print_summary(stdout, probes, title, meta)
+    if error is not None:
+        stdout.print(f"[red]{title} raised[/] {type(error).__name__}: {error}", highlight=False)
+    stdout.print(f"wrote {out}  (open in https://ui.perfetto.dev or chrome://tracing)")
+    return 1 if error is not None else 0
+
+
+def _ms(seconds: float) -> str:
+    return f"{seconds * 1000:.1f} ms"
+
+
+def print_summary(console: Console, probes: ProbeSession, title: str, meta: dict[str, Any]) -> None:
+    """The short text version of the trace: blocking lines, loop lag, request phases."""
+    lag = probes.lag.summary()
+    timed = (
+        f"{probes.callback_count()} callbacks timed"
+        if probes.callbacks is not None
+        else "callbacks not timed (see note)"
+    )
+    head = f"[bold]{title}[/]  wall {_ms(probes.wall_s)}, loop {probes.loop_name}, {timed}"
+    if "server" in meta:
+        head += f", server max in flight {meta['server']['max_in_flight']}"
+    console.print(head, highlight=False)
+
+    blocking = probes.blocking()
+    if blocking:
+        table = Table(title=f"callbacks that blocked the loop (>= {_ms(probes.threshold_s)})")
+        for column in ("held", "task", "function", "where"):
+            table.add_column(column, justify="right" if column == "held" else "left")
+        for b in blocking[:TOP_BLOCKING]:
+            where = b["where"] or "(not sampled)"
+            if b["located"] == "next-await":
+                where = f"{where} (next await: the line itself ran in C holding the GIL)"
+            callers: list[str] = []
+            for frame in b.get("stack", [])[1:]:
+                at = frame.rsplit(" in ", 1)[0]
+                if at != where.split("\n")[0] and at not in callers:  # comprehensions repeat
+                    callers.append(at)
+            callers = callers[:2]
+            if callers:
+                where += f"\n  called from {', '.join(callers)}"
+            if b.get("inner"):
+                where += f"\n  inside {b['inner']}"
+            held = ("≈" if b["source"] == "watchdog" else "") + f"{b['duration_ms']:.1f} ms"
+            table.add_row(held, b["task"] or b["callback"] or "-", b["function"] or "-", where)
+        console.print(table)
+    else:
+        console.print(f"no callback held the loop for {_ms(probes.threshold_s)} or more")
+
+    console.print(
+        f"loop lag: p50 {lag['p50_ms']:.2f} ms, p99 {lag['p99_ms']:.2f} ms, "
+        f"max {lag['max_ms']:.2f} ms ({lag['samples']} ticks, {lag['over_10ms']} >= 10 ms)",
+        highlight=False,
+    )
+
+    spans = probes.request_spans()
+    if spans:
+        table = Table(title=f"{len(spans)} requests: phase medians")
+        for column in ("phase", "median", "p90", "max", "requests"):
+            table.add_column(column, justify="left" if column == "phase" else "right")
+        for phase in (*PHASES, "total"):
+            if phase == "total":
+                values = [s["end_s"] - s["start_s"] for s in spans]
+            else:
+                values = [s["phases"][phase] for s in spans if phase in s.get("phases", {})]
+            if values:
+                table.add_row(
+                    phase,
+                    _ms(quantile(values, 0.5)),
+                    _ms(quantile(values, 0.9)),
+                    _ms(max(values)),
+                    str(len(values)),
+                )
+        console.print(table)
+    else:
+        console.print("no HTTP requests seen")
+    for note in probes.unseen():
+        console.print(f"[dim]note:[/] {note}", highlight=False)

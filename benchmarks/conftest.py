@@ -19,7 +19,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         default="default",
         help="scenario workload size (tiny: smoke-run every variant in seconds)",
     )
-    group.addoption("--lab-loop", choices=("asyncio", "uvloop"), default="asyncio")
+    # --lab-loop comes from the lab's pytest plugin (benchmarks/pytest_plugin.py), installed with it
     group.addoption("--lab-rounds", type=int, default=5, help="timed rounds per variant")
 
 

@@ -12,10 +12,11 @@ import asyncio
 import sys
 from typing import NoReturn
 
-from asyncio_perf_lab.mockserver.app import make_app
+from asyncio_perf_lab.mockserver.app import load_routes, make_app
 from asyncio_perf_lab.mockserver.faults import MAX_SEED
 from asyncio_perf_lab.mockserver.latency import ALLOWED_FORMS, parse_latency
 from asyncio_perf_lab.mockserver.limits import raise_open_files_limit
+from asyncio_perf_lab.mockserver.routes import Route, RoutesError
 from asyncio_perf_lab.mockserver.server import ListenError, serve
 
 LOOPBACK = {"127.0.0.1": "127.0.0.1", "localhost": "127.0.0.1"}
@@ -53,6 +54,13 @@ def _latency(text: str) -> str:
     return text
 
 
+def _routes(text: str) -> list[Route]:
+    try:
+        return load_routes(text)
+    except RoutesError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
 def _seed(text: str) -> int:
     if not (text.isascii() and text.isdigit()) or int(text) > MAX_SEED:
         raise argparse.ArgumentTypeError(f"{text!r} is not a seed (allowed: integers 0..2**63-1)")
@@ -75,6 +83,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--seed", type=_seed, default=None, help="seed of the latency/fail streams")
     parser.add_argument(
+        "--routes",
+        type=_routes,
+        default=[],
+        metavar="FILE",
+        help="a TOML file of your API's routes, served beside the built-in ones",
+    )
+    parser.add_argument(
         "--watch-stdin",
         action="store_true",
         help="exit when stdin reaches EOF (the launcher uses it: no orphan if the parent dies)",
@@ -94,7 +109,7 @@ def build_parser() -> argparse.ArgumentParser:
 def serve_until_stopped(args: argparse.Namespace) -> int:
     """Serve with the parsed flags until SIGTERM/SIGINT; 0 on a clean stop, 1 if it cannot bind."""
     raise_open_files_limit()
-    app = make_app(args.latency, args.seed)
+    app = make_app(args.latency, args.seed, args.routes)
     try:
         asyncio.run(serve(app, args.host, args.port, watch_stdin=args.watch_stdin))
     except ListenError as exc:

@@ -1,4 +1,4 @@
-"""Results file in, report out: the two things the CLI and the benchmark runner ask of reports.
+"""Results file in, report out: the report page and the README's headline chart.
 
 Everything is computed in memory first and written atomically last, so a bad results file or a
 failing chart never leaves a half-written report (or destroys the previous one).
@@ -9,15 +9,20 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from asyncio_perf_lab.reports.results_file import ResultsFileError, load_results, write_atomic
+from asyncio_perf_lab.reports.chart_style import role_colors
+from asyncio_perf_lab.reports.charts_bars import standalone_timing_svg
+from asyncio_perf_lab.reports.errors import ResultsFileError
+from asyncio_perf_lab.reports.headline import headline
+from asyncio_perf_lab.reports.pages import write_page
+from asyncio_perf_lab.reports.report_charts import timings_of
+from asyncio_perf_lab.reports.report_view import render_report
+from asyncio_perf_lab.reports.results_file import load_results
+
+__all__ = ["HEADLINE_SCENARIO", "README_CHART", "build_readme_chart", "build_report"]
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 README_CHART = REPO_ROOT / "docs" / "readme-chart.svg"
 HEADLINE_SCENARIO = "sequential_vs_gather"
-
-
-class ReportError(ResultsFileError):
-    """The report cannot be written where asked; the message is one line."""
 
 
 def default_report_path(results_path: str | os.PathLike[str]) -> Path:
@@ -25,39 +30,24 @@ def default_report_path(results_path: str | os.PathLike[str]) -> Path:
     return Path(results_path).parent / "report.html"
 
 
-def _write(out: Path, content: str, results_path: Path) -> Path:
-    if out.exists() and results_path.exists() and out.resolve() == results_path.resolve():
-        raise ReportError(f"{out}: refusing to overwrite the results file with a report")
-    try:
-        return write_atomic(out, content)
-    except OSError as exc:
-        raise ReportError(f"{out}: cannot write ({exc.strerror or exc})") from None
-
-
 def build_report(
     results_path: str | os.PathLike[str], out_path: str | os.PathLike[str] | None = None
 ) -> Path:
     """Write the self-contained HTML report of a results file and return its path.
 
-    Raises ``ResultsFileError`` (one-line message) for a missing, corrupt, truncated, foreign or
-    newer-schema results file, and ``ReportError`` (a subclass) when the report cannot be written.
+    Raises ``ResultsFileError`` for a missing, corrupt, truncated, foreign or newer-schema
+    results file, and ``PageWriteError`` when the report cannot be written (both one line).
     """
-    from asyncio_perf_lab.reports.html import render_report
-
     results_path = Path(results_path)
     results = load_results(results_path)
     out = Path(out_path) if out_path is not None else default_report_path(results_path)
-    return _write(out, render_report(results, source=results_path.name), results_path)
+    return write_page(out, render_report(results, source=results_path.name), [results_path])
 
 
 def build_readme_chart(
     results_path: str | os.PathLike[str], out_path: str | os.PathLike[str] | None = None
 ) -> Path:
     """Write the headline bar chart (sequential_vs_gather, else the first scenario) as SVG."""
-    from asyncio_perf_lab.reports import charts
-    from asyncio_perf_lab.reports.headline import headline
-    from asyncio_perf_lab.reports.html import timings_of
-
     results_path = Path(results_path)
     results = load_results(results_path)
     if not results["scenarios"]:
@@ -67,8 +57,7 @@ def build_readme_chart(
         results["scenarios"][0],
     )
     variants = scenario["variants"]
-    timings = timings_of(variants, charts.role_colors([v["anti_pattern"] for v in variants]))
-    title = f"{scenario['title']}\n{headline(variants)}"
-    svg = charts.standalone_timing_svg(timings, title)
+    timings = timings_of(variants, role_colors([v["anti_pattern"] for v in variants]))
+    svg = standalone_timing_svg(timings, f"{scenario['title']}\n{headline(variants)}")
     out = Path(out_path) if out_path is not None else README_CHART
-    return _write(out, svg, results_path)
+    return write_page(out, svg, [results_path])

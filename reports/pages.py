@@ -9,6 +9,7 @@ the SVG our own chart functions produce (``| safe`` in the templates).
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 import re
 from collections.abc import Iterable
@@ -26,9 +27,17 @@ from asyncio_perf_lab.reports.units import (
     format_range,
     format_ratio,
     format_seconds,
+    format_utc,
 )
 
-__all__ = ["Segment", "environment", "inline_segments", "render_page", "write_page"]
+__all__ = [
+    "Segment",
+    "environment",
+    "generated_now",
+    "inline_segments",
+    "render_page",
+    "write_page",
+]
 
 TEMPLATES = Path(__file__).with_name("templates")
 FILTERS = {
@@ -78,6 +87,11 @@ def write_page(
         return write_atomic(path, html)
     except OSError as exc:
         raise PageWriteError(f"{path}: cannot write ({exc.strerror or exc})") from None
+
+
+def generated_now() -> str:
+    """When a page is built, as its header says it (UTC, to the minute)."""
+    return format_utc(dt.datetime.now(dt.UTC))
 
 
 def inline_segments(text: str) -> list[Segment]:

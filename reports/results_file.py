@@ -18,6 +18,7 @@ __all__ = [
     "SCHEMA_VERSION",
     "ResultsFileError",
     "load_results",
+    "read_json",
     "validate",
     "write_atomic",
     "write_json_atomic",
@@ -52,21 +53,26 @@ def validate(data: Any, origin: str = "results") -> None:
         raise ResultsFileError(f"{origin}: invalid at {where}: {error.message[:200]}")
 
 
-def load_results(path: str | os.PathLike[str]) -> dict[str, Any]:
-    """Read and validate a results file, turning every way it can be wrong into one clear line."""
+def read_json(path: str | os.PathLike[str], what: str = "results file") -> Any:
+    """A JSON file's data, turning every way it cannot be read into one clear line."""
     path = Path(path)
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
-        raise ResultsFileError(f"{path}: no such results file") from None
+        raise ResultsFileError(f"{path}: no such {what}") from None
     except (OSError, UnicodeDecodeError) as exc:
         raise ResultsFileError(f"{path}: cannot read ({exc.__class__.__name__}: {exc})") from None
     try:
-        data = json.loads(text)
+        return json.loads(text)
     except json.JSONDecodeError as exc:
         raise ResultsFileError(
             f"{path}: corrupt or truncated JSON at line {exc.lineno} col {exc.colno}: {exc.msg}"
         ) from None
+
+
+def load_results(path: str | os.PathLike[str]) -> dict[str, Any]:
+    """Read and validate a results file, turning every way it can be wrong into one clear line."""
+    data = read_json(path)
     validate(data, str(path))
     return data
 

@@ -13,7 +13,6 @@ truncated, foreign, newer schema) are listed on the page, not fatal. Usage:
 
 from __future__ import annotations
 
-import datetime as dt
 import math
 import os
 from collections.abc import Mapping, Sequence
@@ -25,10 +24,22 @@ from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
 
-from asyncio_perf_lab.reports import charts
-from asyncio_perf_lab.reports.html import environment, inline_segments
-from asyncio_perf_lab.reports.results_file import ResultsFileError, load_results, write_atomic
-from asyncio_perf_lab.reports.units import format_seconds
+from asyncio_perf_lab.reports.chart_style import (
+    GRID_COLOR,
+    WIDTH_IN,
+    axes_rect,
+    inline_svg,
+    plain_text,
+    render_svg,
+    role_colors,
+    style,
+)
+from asyncio_perf_lab.reports.errors import ResultsFileError, UsageError
+from asyncio_perf_lab.reports.pages import generated_now, inline_segments, render_page, write_page
+from asyncio_perf_lab.reports.results_file import load_results
+from asyncio_perf_lab.reports.units import format_seconds, format_utc
+
+__all__ = ["DEFAULT_LAST", "build_trend", "find_results", "load_runs", "trend_view"]
 
 PAGE_NAME = "trend.html"
 DEFAULT_LAST = 30  # runs per page: enough to see a drift, few enough to label each one
@@ -45,16 +56,13 @@ class Run:
 
     @property
     def created(self) -> str:
+        """The run's creation time as the file states it (ISO 8601), the history's sort key."""
         return str(self.results["run"]["created"])
 
     @property
     def when(self) -> str:
         """``2026-11-24 15:07 UTC`` (the file's own text if it is not an ISO date)."""
-        try:
-            created = dt.datetime.fromisoformat(self.created)
-        except ValueError:
-            return self.created
-        return created.astimezone(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
+        return format_utc(self.created)
 
     @property
     def label(self) -> str:
@@ -64,6 +72,8 @@ class Run:
 
 @dataclass(frozen=True)
 class Skipped:
+    """A file of the history that could not be read, and why."""
+
     path: str
     why: str
 
@@ -116,25 +126,21 @@ def trend_chart(runs: Sequence[Run], scenario: str, uid: str) -> str:
     lines = series(runs, scenario)
     legend_rows = math.ceil(len(lines) / LEGEND_COLUMNS)
     top_in = 0.12 + 0.22 * legend_rows
-    with charts._style():
-        fig = Figure(figsize=(charts.WIDTH_IN, top_in + PLOT_IN + AXIS_IN))
-        ax = fig.add_axes(charts._frac(fig, 0.85, AXIS_IN, charts.WIDTH_IN - 1.15, PLOT_IN))
-        handles, anti_seen, fix_seen, everything = [], 0, 0, []
-        for records in lines.values():
-            first = next(r for r in records if r is not None)
-            if first["anti_pattern"]:
-                color, style = charts.ANTI_COLORS[anti_seen % len(charts.ANTI_COLORS)], "--"
-                anti_seen += 1
-            else:
-                color, style = charts.FIX_COLORS[fix_seen % len(charts.FIX_COLORS)], "-"
-                fix_seen += 1
+    firsts = [next(r for r in records if r is not None) for records in lines.values()]
+    colors = role_colors([first["anti_pattern"] for first in firsts])
+    with style():
+        fig = Figure(figsize=(WIDTH_IN, top_in + PLOT_IN + AXIS_IN))
+        ax = fig.add_axes(axes_rect(fig, 0.85, AXIS_IN, WIDTH_IN - 1.15, PLOT_IN))
+        handles, everything = [], []
+        for records, first, color in zip(lines.values(), firsts, colors, strict=True):
+            dash = "--" if first["anti_pattern"] else "-"
             points = [(x, r["stats"]) for x, r in enumerate(records) if r is not None]
             xs = [x for x, _ in points]
             medians = [s["median"] for _, s in points]
             low = [s["median"] - s["p5"] for _, s in points]
             high = [s["p95"] - s["median"] for _, s in points]
             ax.errorbar(
-                xs, medians, yerr=[low, high], color=color, linestyle=style, linewidth=1.4,
+                xs, medians, yerr=[low, high], color=color, linestyle=dash, linewidth=1.4,
                 elinewidth=0.8, capsize=2, marker=None, zorder=3,
             )  # fmt: skip
             everything += [s["p5"] for _, s in points] + [s["p95"] for _, s in points]
@@ -142,9 +148,7 @@ def trend_chart(runs: Sequence[Run], scenario: str, uid: str) -> str:
                 marker = PROFILE_MARKERS.get(runs[x].results["run"]["profile"], "o")
                 ax.plot([x], [median], marker=marker, color=color, markersize=4, zorder=4)
             handles.append(
-                Line2D(
-                    [], [], color=color, linestyle=style, label=charts.plain_text(first["label"])
-                )
+                Line2D([], [], color=color, linestyle=dash, label=plain_text(first["label"]))
             )
         ax.set_yscale("log")
         low, high = min(everything), max(everything)
@@ -153,15 +157,15 @@ def trend_chart(runs: Sequence[Run], scenario: str, uid: str) -> str:
         ax.yaxis.set_major_formatter(FuncFormatter(lambda y, _: format_seconds(y)))
         ax.yaxis.set_minor_formatter(NullFormatter())
         ax.set_ylabel("median per call (log)")
-        ax.set_xticks(range(len(runs)), [charts.plain_text(r.label) for r in runs])
+        ax.set_xticks(range(len(runs)), [plain_text(r.label) for r in runs])
         ax.tick_params(axis="x", labelrotation=60, labelsize=7)
         ax.set_xlim(-0.5, len(runs) - 0.5)
-        ax.grid(axis="y", color=charts.GRID_COLOR, which="both")
+        ax.grid(axis="y", color=GRID_COLOR, which="both")
         fig.legend(
             handles=handles, loc="upper left", ncols=LEGEND_COLUMNS, frameon=False,
-            fontsize=8, bbox_to_anchor=(0.85 / charts.WIDTH_IN, 1.0),
+            fontsize=8, bbox_to_anchor=(0.85 / WIDTH_IN, 1.0),
         )  # fmt: skip
-        return charts.inline_svg(charts.render_svg(fig, uid), uid, f"{scenario}: medians per run")
+        return inline_svg(render_svg(fig, uid), uid, f"{scenario}: medians per run")
 
 
 def _tick_steps(span: float) -> tuple[float, ...]:
@@ -175,6 +179,8 @@ def _tick_steps(span: float) -> tuple[float, ...]:
 
 @dataclass(frozen=True)
 class Row:
+    """One variant's median in each run the table shows."""
+
     label: str
     anti_pattern: bool
     medians: list[str]  # one per run shown in the table, a dash where the run lacks it
@@ -182,6 +188,8 @@ class Row:
 
 @dataclass(frozen=True)
 class ScenarioBlock:
+    """One scenario section: its chart and its table of medians."""
+
     anchor: str
     title: str
     question: list[tuple[str, str]]
@@ -191,6 +199,8 @@ class ScenarioBlock:
 
 @dataclass(frozen=True)
 class TrendView:
+    """The whole page."""
+
     runs: list[Run]
     table_runs: list[Run]
     skipped: list[Skipped]
@@ -231,7 +241,7 @@ def trend_view(runs: Sequence[Run], skipped: Sequence[Skipped]) -> TrendView:
         table_runs=table_runs,
         skipped=list(skipped),
         scenarios=blocks,
-        generated=dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC"),
+        generated=generated_now(),
     )
 
 
@@ -242,16 +252,13 @@ def build_trend(
 ) -> Path:
     """Write the trend page of the newest ``last`` runs found under ``paths``; return its path."""
     if last < 2:
-        raise ResultsFileError(f"--last {last}: a trend needs at least 2 runs (allowed: >= 2)")
+        raise UsageError(f"--last {last}: a trend needs at least 2 runs (allowed: >= 2)")
     runs, skipped = load_runs(find_results(paths))
     if not runs:
         named = ", ".join(map(str, paths))
         raise ResultsFileError(f"{named}: no readable results file found (skipped {len(skipped)})")
-    page = environment().get_template("trend.html.j2").render(t=trend_view(runs[-last:], skipped))
+    page = render_page("trend.html.j2", t=trend_view(runs[-last:], skipped))
     first = Path(paths[0])
     default = first / PAGE_NAME if first.is_dir() else first.with_name(PAGE_NAME)
     out = Path(out_path) if out_path is not None else default
-    try:
-        return write_atomic(out, page)
-    except OSError as exc:
-        raise ResultsFileError(f"{out}: cannot write ({exc.strerror or exc})") from None
+    return write_page(out, page, [run.path for run in runs])

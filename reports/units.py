@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import math
 
 
@@ -51,3 +52,22 @@ def format_percent(value: float | None) -> str:
     if value is None or not math.isfinite(value):
         return "–"
     return f"{value:.0%}"
+
+
+def format_number(value: object) -> str:
+    """A workload constant or observation as a reader wants it: ints whole, floats to 4 digits."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return str(value)
+    return str(value) if isinstance(value, int) else f"{value:.4g}"
+
+
+def format_utc(when: str | dt.datetime, seconds: bool = False) -> str:
+    """A moment as ``2026-01-03 12:00 UTC`` (``:SS`` too with ``seconds``); non-ISO text as is."""
+    if isinstance(when, str):
+        try:
+            when = dt.datetime.fromisoformat(when)
+        except ValueError:
+            return when
+    if when.tzinfo is not None:
+        when = when.astimezone(dt.UTC)
+    return when.strftime("%Y-%m-%d %H:%M:%S UTC" if seconds else "%Y-%m-%d %H:%M UTC")

@@ -12,8 +12,9 @@ from typing import Any
 
 import pytest
 
-from asyncio_perf_lab.benchmarks import matrix
-from asyncio_perf_lab.reports.matrix import cells_from_results, load_matrix, render_matrix
+from asyncio_perf_lab.benchmarks import interpreters, matrix
+from asyncio_perf_lab.reports.matrix_cells import cells_from_results, load_matrix
+from asyncio_perf_lab.reports.matrix_page import render_matrix
 from asyncio_perf_lab.reports.results_file import load_results, write_json_atomic
 from tests.fixtures_results import synthetic_results
 from tests.lab_cli import run_lab
@@ -79,20 +80,7 @@ def test_matrix_page_is_a_function_of_the_results_files(
     page = Path(tiny_matrix.stdout.strip().splitlines()[-1])
     _, cells = load_matrix(page.with_name("matrix.json"))
     paths = [page.parent / f"{c.name}" / "latest" / "results.json" for c in cells[:2]]
-    proc = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "asyncio_perf_lab.reports.matrix",
-            *map(str, paths),
-            "--out",
-            str(page),
-        ],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    proc = lab("matrix-page", *map(str, paths), "--out", str(page), timeout=60)
     assert proc.returncode == 0, proc.stderr
     rebuilt = page.read_text()
     for cell in cells[:2]:
@@ -162,15 +150,17 @@ def test_a_python_on_path_must_really_run_as_that_version(tmp_path: Path) -> Non
     shim.parent.mkdir()
     shim.write_text("#!/bin/sh\necho 'pyenv: command not found' >&2\nexit 127\n")
     shim.chmod(0o755)
-    assert matrix.find_interpreter(MISSING, search_path=str(shim.parent)) is None
+    assert interpreters.find_interpreter(MISSING, search_path=str(shim.parent)) is None
     real = tmp_path / "real" / f"python{MISSING}"
     real.parent.mkdir()
     real.write_text(f"#!/bin/sh\necho {MISSING}.1\n")
     real.chmod(0o755)
-    found = matrix.find_interpreter(MISSING, search_path=f"{shim.parent}{os.pathsep}{real.parent}")
+    found = interpreters.find_interpreter(
+        MISSING, search_path=f"{shim.parent}{os.pathsep}{real.parent}"
+    )
     assert found is not None
     assert (found.version, found.full_version, found.current) == (MISSING, f"{MISSING}.1", False)
-    current = matrix.find_interpreter(CURRENT)
+    current = interpreters.find_interpreter(CURRENT)
     assert current is not None
     assert (current.executable, current.current) == (sys.executable, True)
 
@@ -182,7 +172,7 @@ def test_a_venv_with_a_fresh_stamp_is_reused_not_rebuilt(tmp_path: Path) -> None
         '[project]\nname = "x"\ndependencies = ["aiohttp>=3.9"]\n'
         '[project.optional-dependencies]\nuvloop = ["uvloop>=0.19"]\ndev = ["pytest>=8.0"]\n'
     )
-    interpreter = matrix.Interpreter(MISSING, f"{MISSING}.0", "/usr/bin/false")
+    interpreter = interpreters.Interpreter(MISSING, f"{MISSING}.0", "/usr/bin/false")
     commands: list[list[str]] = []
 
     def fake_run(cmd: list[str], timeout: float) -> subprocess.CompletedProcess[str]:
@@ -192,14 +182,16 @@ def test_a_venv_with_a_fresh_stamp_is_reused_not_rebuilt(tmp_path: Path) -> None
             (Path(cmd[3]) / "bin" / "python").touch()
         return subprocess.CompletedProcess(cmd, 0, "", "")
 
-    python, note = matrix.ensure_venv(interpreter, tmp_path / "venvs", pyproject, run=fake_run)
+    python, note = interpreters.ensure_venv(
+        interpreter, tmp_path / "venvs", pyproject, run=fake_run
+    )
     assert note.startswith("created")
     assert [c[1:3] for c in commands] == [["-m", "venv"], ["-m", "pip"]]
     listing = (tmp_path / "venvs" / MISSING / "requirements.txt").read_text().split()
     assert listing == ["aiohttp>=3.9", "uvloop>=0.19", "pytest>=8.0"]
     assert (tmp_path / "venvs" / MISSING / ".gitignore").read_text() == "*\n"
     commands.clear()
-    again, note = matrix.ensure_venv(interpreter, tmp_path / "venvs", pyproject, run=fake_run)
+    again, note = interpreters.ensure_venv(interpreter, tmp_path / "venvs", pyproject, run=fake_run)
     assert (again, commands) == (python, [])
     assert note.startswith("reused")
 
@@ -219,8 +211,8 @@ def test_uvloop_that_will_not_install_leaves_the_rest_installed(tmp_path: Path) 
         wants_uvloop = "uvloop" in (venv / "requirements.txt").read_text()
         return subprocess.CompletedProcess(cmd, 1 if wants_uvloop else 0, "", "no wheel")
 
-    interpreter = matrix.Interpreter(MISSING, f"{MISSING}.0", "/usr/bin/false")
-    _, note = matrix.ensure_venv(interpreter, tmp_path / "venvs", pyproject, run=fake_run)
+    interpreter = interpreters.Interpreter(MISSING, f"{MISSING}.0", "/usr/bin/false")
+    _, note = interpreters.ensure_venv(interpreter, tmp_path / "venvs", pyproject, run=fake_run)
     assert note.endswith("uvloop could not be installed")
     assert (venv / "requirements.txt").read_text().split() == ["aiohttp>=3.9"]
 

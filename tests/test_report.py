@@ -15,26 +15,24 @@ from typing import Any
 import pytest
 
 from asyncio_perf_lab.reports import build_readme_chart, build_report
-from asyncio_perf_lab.reports.build import ReportError
-from asyncio_perf_lab.reports.charts import Lane, callback_spans, inline_svg, timeline_chart
+from asyncio_perf_lab.reports.chart_style import inline_svg
+from asyncio_perf_lab.reports.charts_timeline import Lane, callback_spans, timeline_chart
+from asyncio_perf_lab.reports.errors import PageWriteError
 from asyncio_perf_lab.reports.headline import headline
-from asyncio_perf_lab.reports.html import inline_segments, render_report, report_view
-from asyncio_perf_lab.reports.results_file import ResultsFileError, write_json_atomic
+from asyncio_perf_lab.reports.pages import inline_segments
+from asyncio_perf_lab.reports.report_view import render_report, report_view
+from asyncio_perf_lab.reports.results_file import write_json_atomic
 from asyncio_perf_lab.reports.units import format_ms, format_range, format_ratio, format_seconds
 from tests.fixtures_results import large_results, summarize, synthetic_results
+from tests.lab_cli import run_lab
 
 ROOT = Path(__file__).resolve().parent.parent
 HOSTILE = "<script>alert(1)</script>"
 
 
-def reports_cli(*args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "asyncio_perf_lab.reports", *args],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-    )
+def lab(*args: str) -> subprocess.CompletedProcess[str]:
+    """``asyncio-lab ARGS`` as a user runs it."""
+    return run_lab(*args, timeout=120)
 
 
 def escaped(text: str) -> str:
@@ -110,24 +108,8 @@ def _real_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A real quick run via the CLI: a staircase, a loop blocked by CPU, and microsecond-long
     variants that return different results on purpose (callback ordering)."""
     out = tmp_path_factory.mktemp("real-run")
-    proc = subprocess.run(
-        [
-            *(
-                sys.executable,
-                "-m",
-                "asyncio_perf_lab.benchmarks",
-                "run",
-                "sequential_vs_gather",
-                "blocking_cpu",
-            ),
-            "ordering",
-            *("--profile", "quick", "--out", str(out)),
-        ],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
+    targets = ("sequential_vs_gather", "blocking_cpu", "ordering")
+    proc = run_lab("run", *targets, "--profile", "quick", "--out", str(out), timeout=600)
     assert proc.returncode == 0, proc.stderr[-3000:]
     return Path(proc.stdout.strip().splitlines()[-1])
 
@@ -173,7 +155,7 @@ def test_report_of_a_real_run_shows_what_the_loop_did(real_run: Path, tmp_path: 
 @pytest.mark.timeout(600)
 def test_cli_builds_beside_the_results_file_by_default(real_run: Path) -> None:
     """`asyncio-lab report RESULTS.json` writes report.html beside it and prints the path."""
-    proc = reports_cli("build", str(real_run))
+    proc = lab("report", str(real_run))
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip() == str(real_run.parent / "report.html")
     assert (real_run.parent / "report.html").read_text(encoding="utf-8").startswith("<!doctype")
@@ -528,7 +510,7 @@ BAD_FILES = {
 
 @pytest.mark.parametrize(
     ("command", "kind"),
-    [("build", kind) for kind in sorted(BAD_FILES)]
+    [("report", kind) for kind in sorted(BAD_FILES)]
     + [("readme-chart", "truncated"), ("readme-chart", "newer-schema")],
 )
 def test_bad_results_file_is_one_line_exit_2(command: str, kind: str, tmp_path: Path) -> None:
@@ -538,7 +520,7 @@ def test_bad_results_file_is_one_line_exit_2(command: str, kind: str, tmp_path: 
     out = tmp_path / "out" / "report.html"
     out.parent.mkdir()
     out.write_text("previous report")
-    proc = reports_cli(command, str(results), "--out", str(out))
+    proc = lab(command, str(results), "--out", str(out))
     assert proc.returncode == 2
     assert proc.stdout == ""
     assert len(proc.stderr.strip().splitlines()) == 1, proc.stderr
@@ -550,7 +532,7 @@ def test_bad_results_file_is_one_line_exit_2(command: str, kind: str, tmp_path: 
 
 def test_missing_results_file_is_one_line_exit_2(tmp_path: Path) -> None:
     """A results file that is not there: one line naming it, exit 2, no report."""
-    proc = reports_cli("build", str(tmp_path / "nope.json"))
+    proc = lab("report", str(tmp_path / "nope.json"))
     assert (proc.returncode, proc.stdout) == (2, "")
     assert proc.stderr.strip() == f"error: {tmp_path / 'nope.json'}: no such results file"
     assert list(tmp_path.iterdir()) == []
@@ -561,12 +543,12 @@ def test_unwritable_out_is_one_line_exit_2(tmp_path: Path) -> None:
     results = write_results(tmp_path, synthetic_results())
     blocker = tmp_path / "a-file"
     blocker.write_text("not a directory")
-    proc = reports_cli("build", str(results), "--out", str(blocker / "report.html"))
+    proc = lab("report", str(results), "--out", str(blocker / "report.html"))
     assert (proc.returncode, proc.stdout) == (2, "")
     assert len(proc.stderr.strip().splitlines()) == 1
     assert "Traceback" not in proc.stderr
     assert "cannot write" in proc.stderr
-    with pytest.raises(ReportError, match="cannot write"):
+    with pytest.raises(PageWriteError, match="cannot write"):
         build_report(results, blocker / "report.html")
 
 
@@ -574,7 +556,7 @@ def test_report_never_overwrites_its_results_file(tmp_path: Path) -> None:
     """--out pointing at the results file itself is refused, and the results survive."""
     results = write_results(tmp_path, synthetic_results())
     before = results.read_text()
-    with pytest.raises(ResultsFileError, match="refusing"):
+    with pytest.raises(PageWriteError, match="refusing"):
         build_report(results, results)
     assert results.read_text() == before
 
@@ -584,7 +566,7 @@ def test_readme_chart_is_the_headline_scenario(tmp_path: Path) -> None:
     data = synthetic_results()
     data["scenarios"].reverse()  # the headline scenario is found by name, not position
     results = write_results(tmp_path, data)
-    proc = reports_cli("readme-chart", str(results), "--out", str(tmp_path / "chart.svg"))
+    proc = lab("readme-chart", str(results), "--out", str(tmp_path / "chart.svg"))
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip() == str(tmp_path / "chart.svg")
     svg = (tmp_path / "chart.svg").read_text()
@@ -597,14 +579,13 @@ def test_readme_chart_is_the_headline_scenario(tmp_path: Path) -> None:
     assert escaped(data["scenarios"][0]["variants"][0]["label"]) in chart.read_text()
 
 
-@pytest.mark.parametrize("command", ["build", "readme-chart"])
+@pytest.mark.parametrize("command", ["report", "readme-chart"])
 def test_every_command_has_help_ending_with_an_example(command: str) -> None:
     """Each command's help text ends with a runnable example."""
-    proc = reports_cli(command, "--help")
+    proc = lab(command, "--help")
     assert proc.returncode == 0
     description = " ".join(proc.stdout.split())
-    shown = {"build": "report"}.get(command, command)
-    assert re.search(r"Example: asyncio-lab " + shown + r" \S+", description)
+    assert re.search(r"Example: asyncio-lab " + command + r" \S+", description)
 
 
 def test_reading_results_does_not_import_the_chart_stack() -> None:

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from asyncio_perf_lab.reports.__main__ import main
+from asyncio_perf_lab.benchmarks.cli import main
 from asyncio_perf_lab.reports.results_file import write_json_atomic
 from asyncio_perf_lab.reports.trend import build_trend
 from tests.fixtures_results import summarize, synthetic_results

@@ -84,8 +84,8 @@ def run(args: argparse.Namespace) -> int:
 
     from asyncio_perf_lab.benchmarks.matrix import MatrixConfig, run_matrix
     from asyncio_perf_lab.benchmarks.selection import select
-    from asyncio_perf_lab.reports.matrix import build_matrix_page
-    from asyncio_perf_lab.reports.results_file import ResultsFileError
+    from asyncio_perf_lab.reports.errors import UsageError
+    from asyncio_perf_lab.reports.matrix_page import build_matrix_page
 
     select(args.targets)  # an unknown scenario is bad input before anything runs
     config = MatrixConfig(
@@ -108,7 +108,7 @@ def run(args: argparse.Namespace) -> int:
     err.print(table)
     try:
         page = build_matrix_page(manifest)
-    except ResultsFileError as exc:
+    except UsageError as exc:  # a results file unreadable, or the page unwritable
         err.print(f"[red]matrix page not written:[/] {exc}", highlight=False)
         return 1
     err.print(f"matrix page: {page}", highlight=False)

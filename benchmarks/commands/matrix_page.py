@@ -3,12 +3,9 @@
 from __future__ import annotations
 
 import argparse
-import json
-from pathlib import Path
 from typing import Any
 
 from asyncio_perf_lab.benchmarks.commands.common import add_command, add_out
-from asyncio_perf_lab.reports.errors import UsageError
 
 
 def add_parser(sub: Any) -> None:
@@ -27,26 +24,7 @@ def add_parser(sub: Any) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Write the page (from the manifest, or merging results files), print its path."""
-    from asyncio_perf_lab.reports import matrix
-    from asyncio_perf_lab.reports.results_file import write_atomic
+    from asyncio_perf_lab.reports import build_matrix_page
 
-    first = Path(args.files[0])
-    if len(args.files) == 1 and _kind(first) == matrix.MANIFEST_KIND:
-        print(matrix.build_matrix_page(first, args.out))
-        return 0
-    page = matrix.render_matrix(None, matrix.cells_from_results(args.files))
-    out = Path(args.out) if args.out else first.with_name(matrix.PAGE_NAME)
-    try:
-        print(write_atomic(out, page))
-    except OSError as exc:
-        raise UsageError(f"cannot write --out {out}: {exc.strerror or exc}") from None
+    print(build_matrix_page(args.files, args.out))
     return 0
-
-
-def _kind(path: Path) -> str | None:
-    """The ``kind`` a JSON file declares (None when it is unreadable or declares none)."""
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None
-    return data.get("kind") if isinstance(data, dict) else None

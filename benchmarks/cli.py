@@ -20,6 +20,7 @@ from asyncio_perf_lab.reports.results_file import ResultsFileError
 # benchmarks/commands/NAME.py (dashes become underscores).
 COMMANDS = (
     "list",
+    "new",
     "run",
     "report",
     "compare",

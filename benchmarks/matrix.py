@@ -1,65 +1,43 @@
-"""``asyncio-lab matrix``: the same quick run under several Pythons and event loops.
+"""The matrix: the same quick run under several Pythons and event loops (``asyncio-lab matrix``).
 
-For each Python asked for (``--pythons 3.11,3.12,3.13``) the interpreter is looked up: the one
-running this command if it is that version, else ``python3.X`` on PATH (pyenv shims that cannot
-run it are skipped), else ``$PYENV_ROOT`` / ``~/.pyenv`` / ``/root/.pyenv`` ``versions/3.X.*``.
-Every other interpreter gets its own venv, ``.venv-matrix/3.X``, created on first use and filled
-from pyproject.toml the way the Makefile fills ``.venv`` (all dependencies and extras, one
-``pip install -r``, an ``.installed-stamp`` newer than pyproject.toml means reuse). Then each
-(Python, loop) cell runs ``asyncio-lab run --profile quick --loop L`` in that
-interpreter, one after the other (the cells share the machine, so never at once), writing its own
-results.json under ``results/matrix-<id>/<python>-<loop>/``.
+For each Python asked for (``--pythons 3.11,3.12,3.13``) an interpreter and a venv are found or
+made (``benchmarks.interpreters``). Then each (Python, loop) cell runs ``asyncio-lab run
+--profile quick --loop L`` in that interpreter, one after the other (the cells share the machine,
+so never at once), writing its own results.json under ``results/matrix-<id>/<python>-<loop>/``.
 
 ``matrix.json`` lists every cell with its status: ``ok``, ``missing`` (no such interpreter),
 ``unavailable`` (uvloop cannot be installed or imported there) or ``failed`` (the run broke).
 Only a failed cell, or no cell at all succeeding, makes the exit code 1: missing interpreters are
-reported, not fatal. ``reports.matrix`` builds ``matrix.html`` from matrix.json and the results
-files alone.
+reported, not fatal. This module only orchestrates: ``reports.matrix`` builds ``matrix.html`` from
+matrix.json and the results files alone.
 """
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
-import glob
-import os
 import re
-import signal
 import subprocess
-import sys
 import time
-import tomllib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 from asyncio_perf_lab.benchmarks.environment import REPO_ROOT
-from asyncio_perf_lab.reports.errors import UsageError
+from asyncio_perf_lab.benchmarks.interpreters import (
+    VENV_ROOT,
+    ensure_venv,
+    find_interpreter,
+    has_module,
+)
+from asyncio_perf_lab.benchmarks.processes import run_logged
+from asyncio_perf_lab.benchmarks.run_dirs import create_run_dir
 
 MANIFEST_KIND = "asyncio-perf-lab/matrix"
 MANIFEST_SCHEMA = 1
-VENV_ROOT = REPO_ROOT / ".venv-matrix"
-PYENV_ROOTS = (os.environ.get("PYENV_ROOT"), "~/.pyenv", "/root/.pyenv")
-PROBE_TIMEOUT_S = 20.0
-VENV_TIMEOUT_S = 120.0
-INSTALL_TIMEOUT_S = 1200.0
 RUN_TIMEOUT_S = 3600.0  # one cell's whole quick run; bounded so a hung cell cannot stall the rest
 MAX_EXCLUDED = 3  # variants a cell may leave out (each costs a rerun) before it counts as failed
 FAILED_VARIANT = re.compile(r"run failed: (\w+:\w+) (?:failed|took)")
-VERSION_CODE = "import sys; print('%d.%d.%d' % sys.version_info[:3])"
-
-Runner = Callable[..., subprocess.CompletedProcess[str]]
-
-
-@dataclass(frozen=True)
-class Interpreter:
-    """A Python found on this machine: its X.Y, full version, and where it is."""
-
-    version: str  # "3.12"
-    full_version: str  # "3.12.1"
-    executable: str
-    current: bool = False  # the interpreter running this command (its venv is the lab's own)
 
 
 @dataclass
@@ -107,140 +85,11 @@ class MatrixConfig:
     )
 
 
-def _run(cmd: Sequence[str], timeout: float, **kwargs: Any) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        list(cmd), capture_output=True, text=True, timeout=timeout, check=False, **kwargs
-    )
-
-
-def _version_key(path: str) -> tuple[int, ...]:
-    match = re.search(r"/versions/(\d+)\.(\d+)\.(\d+)", path)
-    return tuple(int(x) for x in match.groups()) if match else (0,)
-
-
-def candidates(version: str, search_path: str | None = None) -> list[str]:
-    """Executables that may be Python ``version``: PATH first, then pyenv's newest patch first."""
-    found = []
-    # Every match on PATH, not only the first: a pyenv shim that cannot run the version (it
-    # says "command not found") may come before a real interpreter.
-    for folder in (search_path or os.environ.get("PATH", "")).split(os.pathsep):
-        exe = Path(folder or ".") / f"python{version}"
-        if exe.is_file() and os.access(exe, os.X_OK):
-            found.append(str(exe))
-    for root in PYENV_ROOTS:
-        if not root:
-            continue
-        pattern = f"{Path(root).expanduser()}/versions/{version}.*/bin/python{version}"
-        found += sorted(glob.glob(pattern), key=_version_key, reverse=True)
-    return list(dict.fromkeys(found))
-
-
-def find_interpreter(
-    version: str, search_path: str | None = None, run: Runner = _run
-) -> Interpreter | None:
-    """The interpreter of ``version`` (X.Y), or None when none here runs as that version."""
-    if f"{sys.version_info[0]}.{sys.version_info[1]}" == version:
-        full = ".".join(str(part) for part in sys.version_info[:3])
-        return Interpreter(version, full, sys.executable, current=True)
-    for exe in candidates(version, search_path):
-        try:
-            proc = run([exe, "-c", VERSION_CODE], timeout=PROBE_TIMEOUT_S)
-        except (OSError, subprocess.TimeoutExpired):
-            continue
-        full = proc.stdout.strip()
-        if proc.returncode == 0 and full.startswith(f"{version}."):
-            return Interpreter(version, full, exe)
-    return None
-
-
-def requirements(pyproject: Path = REPO_ROOT / "pyproject.toml") -> tuple[list[str], list[str]]:
-    """(all requirements, those of the uvloop extra): what the Makefile installs into .venv."""
-    project = tomllib.loads(pyproject.read_text())["project"]
-    extras = project.get("optional-dependencies", {})
-    everything = list(project["dependencies"]) + [d for ds in extras.values() for d in ds]
-    return everything, list(extras.get("uvloop", []))
-
-
-def ensure_venv(
-    interpreter: Interpreter,
-    venv_root: Path = VENV_ROOT,
-    pyproject: Path = REPO_ROOT / "pyproject.toml",
-    run: Runner = _run,
-) -> tuple[str, str]:
-    """(python of a ready venv for ``interpreter``, a note); raises RuntimeError if none can be.
-
-    Reused when its ``.installed-stamp`` is newer than pyproject.toml, like the Makefile's rule.
-    If the full install fails it is retried without the uvloop extra (noted: that Python's
-    uvloop cell is then reported unavailable, not fatal).
-    """
-    if interpreter.current:
-        return interpreter.executable, "the running interpreter and its venv"
-    venv = venv_root / interpreter.version
-    python = venv / "bin" / "python"
-    stamp = venv / ".installed-stamp"
-    if python.exists() and stamp.exists() and stamp.stat().st_mtime >= pyproject.stat().st_mtime:
-        return str(python), f"reused {venv}"
-    if not python.exists():
-        proc = run([interpreter.executable, "-m", "venv", str(venv)], timeout=VENV_TIMEOUT_S)
-        if proc.returncode != 0:
-            raise RuntimeError(f"python -m venv {venv} failed: {_tail(proc)}")
-        (venv / ".gitignore").write_text("*\n")  # a venv is never source: git and ruff skip it
-    everything, uvloop = requirements(pyproject)
-    note = f"created {venv}"
-    for attempt in (everything, [r for r in everything if r not in uvloop]):
-        listing = venv / "requirements.txt"
-        listing.write_text("\n".join(attempt) + "\n")
-        pip = [str(python), "-m", "pip", "install", "--quiet", "--disable-pip-version-check"]
-        proc = run([*pip, "-r", str(listing)], timeout=INSTALL_TIMEOUT_S)
-        if proc.returncode == 0:
-            stamp.touch()
-            if attempt is not everything:
-                note += "; uvloop could not be installed"
-            return str(python), note
-    raise RuntimeError(f"pip install into {venv} failed: {_tail(proc)}")
-
-
-def _tail(proc: subprocess.CompletedProcess[str], lines: int = 3) -> str:
-    text = (proc.stderr or proc.stdout or "").strip().splitlines()
-    return " | ".join(text[-lines:]) or f"exit {proc.returncode}"
-
-
-def has_module(python: str, module: str, run: Runner = _run) -> bool:
-    """Whether ``python`` can import ``module``."""
-    try:
-        return run([python, "-c", f"import {module}"], timeout=PROBE_TIMEOUT_S).returncode == 0
-    except (OSError, subprocess.TimeoutExpired):
-        return False
-
-
 def expand(targets: Sequence[str]) -> list[str]:
     """The targets as explicit ``scenario:variant`` specs (all of them when empty)."""
     from asyncio_perf_lab.benchmarks.selection import select
 
     return [f"{sel.scenario.name}:{v}" for sel in select(list(targets)) for v in sel.variants]
-
-
-def _run_logged(cmd: list[str], log: IO[str]) -> int | None:
-    """Run ``cmd`` with its output in ``log``; its exit code, or None when it was stopped."""
-    log.write(" ".join(cmd) + "\n")
-    log.flush()
-    # Own session: on a timeout the whole group (pyperf workers, mock server) is stopped.
-    proc = subprocess.Popen(
-        cmd,
-        cwd=REPO_ROOT,
-        stdin=subprocess.DEVNULL,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
-    try:
-        return proc.wait(timeout=RUN_TIMEOUT_S)
-    except subprocess.TimeoutExpired:
-        _stop_group(proc)
-        return None
-    except BaseException:  # Ctrl-C: leave no workers or mock server behind
-        _stop_group(proc)
-        raise
 
 
 def run_cell(cell: Cell, python: str, config: MatrixConfig, matrix_dir: Path) -> None:
@@ -268,7 +117,7 @@ def run_cell(cell: Cell, python: str, config: MatrixConfig, matrix_dir: Path) ->
     with open(cell_dir / "run.log", "w", encoding="utf-8") as log:
         while True:
             offset = log.tell()
-            code = _run_logged([*base, *targets], log)
+            code = run_logged([*base, *targets], log, REPO_ROOT, RUN_TIMEOUT_S)
             if code in (0, None) or len(excluded) >= MAX_EXCLUDED:
                 break
             log.flush()
@@ -301,18 +150,6 @@ def run_cell(cell: Cell, python: str, config: MatrixConfig, matrix_dir: Path) ->
         cell.detail = f"exit {code}: {last[:200]}; see {cell.name}/run.log"
 
 
-def _stop_group(proc: subprocess.Popen[bytes]) -> None:
-    """SIGTERM the run's process group, SIGKILL it if it lingers, and reap the run."""
-    for sig, wait_s in ((signal.SIGTERM, 10.0), (signal.SIGKILL, None)):
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(proc.pid, sig)
-        try:
-            proc.wait(timeout=wait_s)
-            return
-        except subprocess.TimeoutExpired:
-            continue
-
-
 def write_manifest(matrix_dir: Path, config: MatrixConfig, cells: list[Cell], wall: float) -> Path:
     """matrix.json: the request and every cell's outcome (written after each cell)."""
     from asyncio_perf_lab.reports.results_file import write_json_atomic
@@ -334,26 +171,11 @@ def write_manifest(matrix_dir: Path, config: MatrixConfig, cells: list[Cell], wa
     )
 
 
-def prepare_matrix_dir(out_dir: Path) -> Path:
-    """``out_dir/matrix-<timestamp>``, new; an unwritable place is bad input."""
-    stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
-    path = out_dir / f"matrix-{stamp}"
-    suffix = 1
-    while path.exists():
-        suffix += 1
-        path = out_dir / f"matrix-{stamp}-{suffix}"
-    try:
-        path.mkdir(parents=True)
-    except OSError as exc:
-        raise UsageError(f"cannot write to --out {out_dir}: {exc.strerror or exc}") from None
-    return path
-
-
 def run_matrix(
     config: MatrixConfig, say: Callable[[str], None] = print, find: Callable = find_interpreter
 ) -> tuple[Path, list[Cell]]:
     """Find interpreters, prepare venvs, run every cell; return matrix.json's path and cells."""
-    matrix_dir = prepare_matrix_dir(config.out_dir)
+    matrix_dir = create_run_dir(config.out_dir, "matrix-")
     started = time.perf_counter()
     cells = [Cell(python, loop) for python in config.pythons for loop in config.loops]
     pythons: dict[str, str | None] = {}

@@ -31,22 +31,24 @@ class Profile:
         fitting = math.floor(calls_in_budget) - self.warmups
         return max(self.min_values, min(self.values, fitting))
 
-    def pyperf_args(self, call_s: float = 0.0) -> list[str]:
-        """pyperf options for a variant whose call takes about ``call_s`` (0: calibrate)."""
-        args = [
-            f"--processes={self.processes}",
+    def worker_args(self, call_s: float) -> list[str]:
+        """pyperf worker options for a variant whose one call takes about ``call_s`` seconds.
+
+        The one sizing rule of the lab: ``run`` knows ``call_s`` from the probe's calls, ``ab``
+        from one calibration worker; both time with these options.
+        """
+        return [
             f"--values={self.values_for(call_s)}",
             f"--warmups={self.warmups}",
             f"--min-time={self.min_time}",
+            f"--loops={self.loops_for(call_s)}",  # known: no calibration in every worker
         ]
-        if call_s > 0:
-            args.append(f"--loops={self.loops_for(call_s)}")  # known: skip pyperf's calibration
-        return args
 
     def loops_for(self, call_s: float) -> int:
         """Calls per value so a value lasts ``min_time``: pyperf's own rule (powers of 2)."""
         if call_s >= self.min_time:
             return 1
+        call_s = max(call_s, 1e-9)  # a call too fast for the clock still gets finite loops
         return 2 ** math.ceil(math.log2(self.min_time / call_s))
 
     def as_dict(self) -> dict[str, object]:

@@ -1,7 +1,8 @@
 """Runs selected variants: pyperf workers for the timing, one probe run each, one results file.
 
-The mock server is started once per run, as its own process. Each variant is timed by a pyperf
-master (``benchmarks.worker``) spawning fresh worker processes, then probed once in this process.
+The mock server is started once per run, as its own process. Each variant is probed once in this
+process (its calls also size the timing), then timed in fresh pyperf worker processes
+(``benchmarks.workers``).
 """
 
 from __future__ import annotations
@@ -11,9 +12,6 @@ import datetime as dt
 import inspect
 import json
 import os
-import subprocess
-import sys
-import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,23 +20,17 @@ from typing import Any
 import pyperf
 from rich.progress import Progress
 
-from asyncio_perf_lab.benchmarks.environment import REPO_ROOT, environment
+from asyncio_perf_lab.benchmarks.environment import environment
 from asyncio_perf_lab.benchmarks.loops import new_event_loop
 from asyncio_perf_lab.benchmarks.probe_run import probe_variant
 from asyncio_perf_lab.benchmarks.profiles import Profile
+from asyncio_perf_lab.benchmarks.run_dirs import create_run_dir, point_latest
 from asyncio_perf_lab.benchmarks.selection import Selection
-from asyncio_perf_lab.benchmarks.worker import WORKER_MODULE
+from asyncio_perf_lab.benchmarks.workers import WorkerTask, time_in_workers
 from asyncio_perf_lab.mockserver import MockServer, parse_latency, raise_open_files_limit
-from asyncio_perf_lab.reports.errors import UsageError
 from asyncio_perf_lab.reports.results_file import KIND, SCHEMA_VERSION, write_json_atomic
 from asyncio_perf_lab.reports.stats import summarize
-from asyncio_perf_lab.scenarios import Machine, Scenario, Variant
-
-WORKER_TIMEOUT_S = 900  # one variant's pyperf run; bounded so a hung variant cannot stall CI
-
-
-class RunError(RuntimeError):
-    """A variant's timed run failed; the message carries the worker's last words."""
+from asyncio_perf_lab.scenarios import Machine, Variant
 
 
 @dataclass
@@ -49,66 +41,7 @@ class RunConfig:
     profile: Profile
     loop: str = "asyncio"
     latency_override: str | None = None
-    out_dir: Path = field(default_factory=lambda: REPO_ROOT / "results")
-
-
-def prepare_run_dir(out_dir: Path, profile: str) -> Path:
-    """Create ``out_dir/<run-id>``; an unwritable place is bad input, reported before any work."""
-    run_id = dt.datetime.now().strftime("%Y%m%d-%H%M%S") + f"-{profile}"
-    run_dir = out_dir / run_id
-    suffix = 1
-    while run_dir.exists():
-        suffix += 1
-        run_dir = out_dir / f"{run_id}-{suffix}"
-    try:
-        run_dir.mkdir(parents=True)
-        probe = run_dir / ".write-test"
-        probe.write_text("ok")
-        probe.unlink()
-    except OSError as exc:
-        raise UsageError(f"cannot write to --out {out_dir}: {exc.strerror or exc}") from None
-    return run_dir
-
-
-def time_variant(
-    scenario: Scenario,
-    name: str,
-    config: RunConfig,
-    base_url: str,
-    latency: str,
-    workload: Any,
-    call_s: float,
-) -> pyperf.Benchmark:
-    """Time one variant (one call takes about ``call_s``) in pyperf workers; pyperf's Benchmark."""
-    profile = config.profile
-    with tempfile.TemporaryDirectory(prefix="lab-pyperf-") as tmp:
-        out = Path(tmp) / "bench.json"
-        cmd = [
-            sys.executable,
-            "-m",
-            WORKER_MODULE,
-            f"--scenario={scenario.name}",
-            f"--variant={name}",
-            f"--base-url={base_url}",
-            f"--latency={latency}",
-            f"--workload={json.dumps(scenario.constants(workload))}",
-            f"--loop={config.loop}",
-            *profile.pyperf_args(call_s),
-            "--quiet",
-            f"--output={out}",
-        ]
-        try:
-            proc = subprocess.run(
-                cmd, cwd=REPO_ROOT, capture_output=True, text=True, timeout=WORKER_TIMEOUT_S
-            )
-        except subprocess.TimeoutExpired:
-            raise RunError(
-                f"{scenario.name}:{name} took over {WORKER_TIMEOUT_S}s; stopped"
-            ) from None
-        if proc.returncode != 0 or not out.exists():
-            tail = "\n".join((proc.stderr or proc.stdout).strip().splitlines()[-15:])
-            raise RunError(f"{scenario.name}:{name} failed (exit {proc.returncode}):\n{tail}")
-        return pyperf.Benchmark.load(str(out))
+    out_dir: Path = field(default_factory=lambda: Path("results"))
 
 
 def result_preview(result: Any, limit: int = 2000) -> str:
@@ -166,7 +99,10 @@ def run_scenario(
         )
         probe["result"] = result_preview(results[name])
         call_s = max(ideal_s, min(probe["wall_s"], probe["warm_wall_s"]))
-        bench = time_variant(scenario, name, config, server.url, latency, workload, call_s)
+        timed = WorkerTask(
+            scenario.name, name, server.url, latency, scenario.constants(workload), config.loop
+        )
+        bench = time_in_workers(timed, config.profile, call_s)
         records.append(variant_record(name, variant, ideal_s, list(bench.get_values()), probe))
         benches.append(bench)
         if progress is not None:
@@ -197,17 +133,9 @@ def write_pyperf_suite(path: Path, benches: list[pyperf.Benchmark]) -> None:
     os.replace(tmp, path)
 
 
-def point_latest(out_dir: Path, run_dir: Path) -> None:
-    """Make ``out_dir/latest`` point at ``run_dir``, replacing the old link atomically."""
-    tmp = out_dir / f".latest-{os.getpid()}"
-    tmp.unlink(missing_ok=True)
-    tmp.symlink_to(run_dir.name)
-    os.replace(tmp, out_dir / "latest")
-
-
 def run(config: RunConfig, progress: Progress | None = None) -> Path:
     """Run the selected variants, write ``results.json`` and ``pyperf.json``; return the former."""
-    run_dir = prepare_run_dir(config.out_dir, config.profile.name)
+    run_dir = create_run_dir(config.out_dir, profile=config.profile.name)
     raise_open_files_limit()
     started = time.perf_counter()
     created = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")

@@ -13,17 +13,12 @@ from typing import Any
 import pytest
 
 from asyncio_perf_lab.benchmarks import ab
-from asyncio_perf_lab.benchmarks.ab import (
-    ABConfig,
-    Job,
-    ab_compare,
-    abba,
-    plan,
-    resolve_revision,
-    worktree,
-)
-from asyncio_perf_lab.benchmarks.compare import GateSettings
+from asyncio_perf_lab.benchmarks.ab import ABConfig, ab_compare, plan
+from asyncio_perf_lab.benchmarks.processes import run_process_group
+from asyncio_perf_lab.benchmarks.scheduling import Job, abba
+from asyncio_perf_lab.benchmarks.sides import resolve_revision, worktree
 from asyncio_perf_lab.reports.errors import UsageError
+from asyncio_perf_lab.reports.gate import GateSettings
 from tests.lab_cli import run_lab
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -133,7 +128,7 @@ def test_timed_out_worker_is_killed_with_its_children(tmp_path: Path) -> None:
         f"open({str(pid_file)!r}, 'w').write(str(child.pid)); time.sleep(60)"
     )
     with pytest.raises(subprocess.TimeoutExpired):
-        ab.run_process_group([sys.executable, "-c", script], tmp_path, timeout=3)
+        run_process_group([sys.executable, "-c", script], tmp_path, timeout=3)
     child = int(pid_file.read_text())
     stat = Path(f"/proc/{child}/stat")
     deadline = time.monotonic() + 5
@@ -228,17 +223,15 @@ def _clone(tmp_path: Path) -> Iterator[Path]:
 
 
 @pytest.mark.slow
-def test_ab_times_each_sides_own_code(
-    clone: Path, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
-) -> None:
+def test_ab_times_each_sides_own_code(clone: Path, tmp_path: Path) -> None:
     """A/B of two revisions times each tree's code: the slowed gather fails, the new one is new."""
-    monkeypatch.setattr(ab, "REPO_ROOT", clone)
     config = ABConfig(
         base="HEAD~1",
         head="HEAD",
         targets=["sequential_vs_gather:gather", "sequential_vs_gather:gather_copy"],
         rounds=1,
         out_dir=tmp_path / "out",
+        repo=clone,
     )
     comparison, paths = ab.run_ab(config)
     verdict = {item.key: item for item in comparison.items}

@@ -158,8 +158,33 @@ def test_loops_per_value_fill_min_time_without_calibration(call_s: float) -> Non
         assert loops == 1
     else:
         assert profile.min_time <= loops * call_s < 2 * profile.min_time
-    assert f"--loops={loops}" in profile.pyperf_args(call_s)
-    assert not any(a.startswith("--loops") for a in profile.pyperf_args(0.0))  # 0: calibrate
+    assert f"--loops={loops}" in profile.worker_args(call_s)
+
+
+def test_run_and_ab_build_the_worker_command_line_in_one_place(tmp_path: Path) -> None:
+    """ab's worker differs from run's only in its side's module, tree and name, not in flags."""
+    from asyncio_perf_lab.benchmarks.ab import Timer
+    from asyncio_perf_lab.benchmarks.scheduling import Job
+    from asyncio_perf_lab.benchmarks.sides import Side
+    from asyncio_perf_lab.benchmarks.workers import WorkerTask, worker_command
+
+    profile = PROFILES["quick"]
+    entry = {"latency": "5ms", "workload": {"calls": 3}, "tiny": {"calls": 1}, "variants": {}}
+    old_tree = tmp_path / "old"  # a revision from before the one-package layout
+    old_tree.mkdir()
+    side = Side("base", "v1", None, old_tree, catalog={"s": entry})
+    timer = Timer({"base": side}, "http://127.0.0.1:1", profile, "asyncio")
+    ab_task = timer.task("base", Job("s", "v", "V", in_base=True))
+    run_task = WorkerTask("s", "v", "http://127.0.0.1:1", "5ms", {"calls": 3})
+    assert (ab_task.module, ab_task.cwd, ab_task.who) == ("benchmarks.worker", old_tree, "base ")
+    out = tmp_path / "bench.json"
+    args = profile.worker_args(0.01)
+    ab_cmd = worker_command(ab_task, out, *args)
+    run_cmd = worker_command(run_task, out, *args)
+    assert ab_cmd[3:] == run_cmd[3:]  # after `python -m MODULE`: the very same flags
+    assert "--worker" in run_cmd
+    assert f"--loops={profile.loops_for(0.01)}" in run_cmd
+    assert '--workload={"calls": 3}' in run_cmd
 
 
 @pytest.mark.parametrize("name", sorted(PROFILES))

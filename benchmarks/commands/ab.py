@@ -9,6 +9,7 @@ from typing import Any
 from asyncio_perf_lab.benchmarks.ab import DEFAULT_ROUNDS
 from asyncio_perf_lab.benchmarks.commands.common import (
     add_command,
+    add_gate_flags,
     add_loop,
     add_out,
     add_profile,
@@ -21,8 +22,6 @@ from asyncio_perf_lab.reports.errors import UsageError
 
 def add_parser(sub: Any) -> None:
     """Register ``ab``."""
-    from asyncio_perf_lab.benchmarks.compare import add_gate_arguments
-
     parser = add_command(
         sub,
         "ab",
@@ -42,7 +41,7 @@ def add_parser(sub: Any) -> None:
     parser.add_argument(
         "--no-rerun", action="store_true", help="judge flagged variants without re-run"
     )
-    add_gate_arguments(parser)
+    add_gate_flags(parser)
     add_loop(parser)
     add_out(parser)
 
@@ -50,9 +49,9 @@ def add_parser(sub: Any) -> None:
 def run(args: argparse.Namespace) -> int:
     """Run the A/B, print the comparison table; the gate's exit code (0/1/2/3)."""
     from asyncio_perf_lab.benchmarks.ab import ABConfig, run_ab
-    from asyncio_perf_lab.benchmarks.compare import print_comparison
+    from asyncio_perf_lab.benchmarks.commands.compare import print_comparison
     from asyncio_perf_lab.benchmarks.profiles import PROFILES
-    from asyncio_perf_lab.benchmarks.runner import RunError
+    from asyncio_perf_lab.benchmarks.workers import RunError
     from asyncio_perf_lab.reports.gate import GateSettings
 
     if args.rounds < 1:

@@ -19,6 +19,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 __all__ = [
     "Parser",
     "add_command",
+    "add_gate_flags",
     "add_latency",
     "add_loop",
     "add_out",
@@ -135,6 +136,33 @@ def add_loop(parser: argparse.ArgumentParser, help: str = "default: asyncio") ->
 def add_latency(parser: argparse.ArgumentParser, help: str) -> None:
     """--latency SPEC, checked by the mock server's own parser while parsing."""
     parser.add_argument("--latency", type=argument_type(latency_spec), metavar="SPEC", help=help)
+
+
+def fraction(text: str) -> float:
+    """``10%`` or ``0.1`` -> 0.1."""
+    try:
+        return float(text[:-1]) / 100 if text.endswith("%") else float(text)
+    except ValueError:
+        raise ValueError(f"not a fraction or percentage: {text!r} (e.g. 10% or 0.1)") from None
+
+
+def add_gate_flags(parser: argparse.ArgumentParser) -> None:
+    """--floor and --alpha of the regression gate (``compare`` and ``ab``)."""
+    from asyncio_perf_lab.reports.gate import GateSettings
+
+    parser.add_argument(
+        "--floor",
+        type=argument_type(fraction),
+        default=GateSettings.floor,
+        metavar="PCT",
+        help="smallest median change that can fail (default 10%%)",
+    )
+    parser.add_argument(
+        "--alpha",
+        type=float,
+        default=GateSettings.alpha,
+        help="one-sided significance level (default 0.01)",
+    )
 
 
 def add_out(

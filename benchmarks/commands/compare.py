@@ -1,4 +1,9 @@
-"""``asyncio-lab compare``: judge two results files variant by variant; exit 0/1/2/3."""
+"""``asyncio-lab compare``: judge two results files variant by variant; exit 0/1/2/3.
+
+The rules are ``reports.gate`` (pure: verdicts, outcomes, exit codes) and the page is
+``reports.compare_page``; this module prints the verdicts as a table (``ab`` prints its own
+with ``print_comparison`` too) and writes what was asked for.
+"""
 
 from __future__ import annotations
 
@@ -6,13 +11,22 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from asyncio_perf_lab.benchmarks.commands.common import add_command, console
+from asyncio_perf_lab.benchmarks.commands.common import add_command, add_gate_flags, console
+
+__all__ = ["add_parser", "print_comparison", "run"]
+
+OUTCOME_STYLE = {
+    "regression": "bold red",
+    "inconclusive": "yellow",
+    "improvement": "green",
+    "pass": "green",
+    "new": "cyan",
+    "removed": "dim",
+}
 
 
 def add_parser(sub: Any) -> None:
     """Register ``compare``."""
-    from asyncio_perf_lab.benchmarks.compare import add_gate_arguments
-
     parser = add_command(
         sub,
         "compare",
@@ -25,14 +39,14 @@ def add_parser(sub: Any) -> None:
     )
     parser.add_argument("base", metavar="BASE.json")
     parser.add_argument("head", metavar="HEAD.json")
-    add_gate_arguments(parser)
+    add_gate_flags(parser)
     parser.add_argument("--html", metavar="FILE", help="also write the comparison page")
     parser.add_argument("--json", metavar="FILE", help="also write the comparison as JSON")
 
 
 def run(args: argparse.Namespace) -> int:
     """Print the table, write the page and JSON if asked; the gate's exit code."""
-    from asyncio_perf_lab.benchmarks.compare import print_comparison, write_html
+    from asyncio_perf_lab.reports.compare_page import build_compare_page
     from asyncio_perf_lab.reports.errors import UsageError
     from asyncio_perf_lab.reports.gate import GateSettings, compare_files
     from asyncio_perf_lab.reports.results_file import write_json_atomic
@@ -42,7 +56,8 @@ def run(args: argparse.Namespace) -> int:
     print_comparison(comparison, console(stderr=False))
     err = console()
     if args.html:
-        err.print(f"wrote {write_html(comparison, Path(args.html))}", highlight=False)
+        page = build_compare_page(comparison.to_dict(), Path(args.html))
+        err.print(f"wrote {page}", highlight=False)
     if args.json:
         try:
             path = write_json_atomic(Path(args.json), comparison.to_dict())
@@ -50,3 +65,39 @@ def run(args: argparse.Namespace) -> int:
             raise UsageError(f"cannot write --json {args.json}: {exc.strerror or exc}") from None
         err.print(f"wrote {path}", highlight=False)
     return comparison.exit_code
+
+
+def print_comparison(comparison: Any, out: Any) -> None:
+    """The text table (Rich) of a ``reports.gate.Comparison``, its notes and its summary."""
+    from rich.table import Table
+
+    from asyncio_perf_lab.reports.stats import median
+    from asyncio_perf_lab.reports.units import format_seconds
+
+    settings = comparison.settings
+    table = Table(
+        title=(
+            f"{comparison.head_name} vs {comparison.base_name}  (one-sided Mann-Whitney U, "
+            f"alpha {settings.alpha:g}, floor {settings.floor:.0%})"
+        )
+    )
+    for column in ("variant", "base median", "head median", "change", "p slower", "outcome"):
+        justify = "left" if column in ("variant", "outcome") else "right"
+        table.add_column(column, justify=justify, no_wrap=True)
+    table.add_column("why", overflow="fold", min_width=30)
+    for item in comparison.items:
+        medians = [format_seconds(median(v)) if v else "-" for v in item.sides]
+        style = OUTCOME_STYLE[item.outcome]
+        table.add_row(
+            item.key,
+            f"{medians[0]} (n={len(item.base)})" if item.base else "-",
+            f"{medians[1]} (n={len(item.head)})" if item.head else "-",
+            f"{item.ratio - 1:+.1%}" if item.ratio is not None else "-",
+            "-" if item.p_slower is None else f"{item.p_slower:.2g}",
+            f"[{style}]{item.outcome}[/]",
+            item.reason,
+        )
+    out.print(table)
+    for note in comparison.notes:
+        out.print(f"note: {note}", highlight=False)
+    out.print(comparison.summary(), highlight=False)

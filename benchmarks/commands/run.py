@@ -46,6 +46,7 @@ def run(args: argparse.Namespace) -> int:
     from asyncio_perf_lab.benchmarks import runner
     from asyncio_perf_lab.benchmarks.profiles import PROFILES
     from asyncio_perf_lab.benchmarks.selection import select
+    from asyncio_perf_lab.benchmarks.workers import RunError
 
     err = console()
     config = runner.RunConfig(
@@ -58,7 +59,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         with progress_bar(err, label_width=40) as progress:
             path = runner.run(config, progress)
-    except runner.RunError as exc:
+    except RunError as exc:
         err.print(f"[red]run failed:[/] {exc}", highlight=False)
         return 1
     print_summary(path, err)
@@ -72,11 +73,27 @@ def run(args: argparse.Namespace) -> int:
             err.print(f"[red]report not written:[/] {exc}", highlight=False)
             return 1
     print(path)
-    if args.check_budgets:
-        from asyncio_perf_lab.benchmarks.budgets import enforce_budgets
+    return enforce_budgets(path, err) if args.check_budgets else 0
 
-        return enforce_budgets(path, err)
-    return 0
+
+def enforce_budgets(results_path: Path, out: Any) -> int:
+    """``--check-budgets``: each variant over its budget, then a tally; 1 if any is over.
+
+    The rule (median/ideal against the budget) is ``reports.budgets``; this is its console.
+    """
+    from asyncio_perf_lab.reports.budgets import check_budgets
+    from asyncio_perf_lab.reports.results_file import load_results
+
+    checks = check_budgets(load_results(results_path))
+    over = [check for check in checks if check.over]
+    for check in over:
+        out.print(f"[red]over budget:[/] {check.describe()}", highlight=False)
+    out.print(
+        f"budgets: {len(checks) - len(over)} of {len(checks)} gated variants within budget"
+        + (f", {len(over)} over -> exit 1" if over else ""),
+        highlight=False,
+    )
+    return 1 if over else 0
 
 
 def print_summary(results_path: Path, out: Any) -> None:

@@ -7,20 +7,19 @@ medians; the target is <= 1.03. Usage: ``make bench-overhead``.
 
 from __future__ import annotations
 
-import argparse
 import asyncio
-import statistics
 import time
 
-from rich.console import Console
 from rich.table import Table
 
 from asyncio_perf_lab import scenarios
+from asyncio_perf_lab.benchmarks.commands.common import Parser, add_profile, console
 from asyncio_perf_lab.benchmarks.context import open_context
 from asyncio_perf_lab.benchmarks.profiles import PROFILES
-from asyncio_perf_lab.benchmarks.runner import RunConfig, time_variant
 from asyncio_perf_lab.benchmarks.selection import select
+from asyncio_perf_lab.benchmarks.workers import WorkerTask, time_in_workers
 from asyncio_perf_lab.mockserver import MockServer, parse_latency
+from asyncio_perf_lab.reports.stats import median
 
 
 async def bare_loop(
@@ -39,17 +38,21 @@ async def bare_loop(
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        prog="python -m asyncio_perf_lab.benchmarks.selfbench.lab_overhead", description=__doc__
+    """Interleave the lab's timing and a bare loop; print each round and the ratio of medians."""
+    parser = Parser(
+        prog="python -m asyncio_perf_lab.benchmarks.selfbench.lab_overhead",
+        description=__doc__.splitlines()[0],
+        epilog="Example: make bench-overhead",
     )
     parser.add_argument("--target", default="sequential_vs_gather:gather")
     parser.add_argument("--rounds", type=int, default=4, help="A/B rounds (default 4)")
-    parser.add_argument("--profile", default="quick", choices=list(PROFILES))
+    add_profile(parser, default="quick")
     args = parser.parse_args(argv)
+    if args.rounds < 1:
+        parser.error(f"--rounds {args.rounds}: allowed: 1 or more")
     selection = select([args.target])[0]
     scenario, variant = selection.scenario, selection.variants[0]
     profile = PROFILES[args.profile]
-    config = RunConfig(selections=[selection], profile=profile)
     ideal = scenario.variants[variant].ideal(
         scenario.workload, parse_latency(scenario.latency).nominal_s, scenarios.Machine()
     )
@@ -59,25 +62,30 @@ def main(argv: list[str] | None = None) -> int:
         table.add_column(column, justify="right")
     with MockServer() as server:
         for i in range(args.rounds):
-            bench = time_variant(
-                scenario, variant, config, server.url, scenario.latency, scenario.workload, ideal
+            task = WorkerTask(
+                scenario.name,
+                variant,
+                server.url,
+                scenario.latency,
+                scenario.constants(scenario.workload),
             )
+            bench = time_in_workers(task, profile, ideal)
             values = list(bench.get_values())
             lab.extend(values)
             hand = asyncio.run(bare_loop(server.url, scenario, variant, len(values)))
             bare.extend(hand)
-            a, b = statistics.median(values), statistics.median(hand)
+            a, b = median(values), median(hand)
             table.add_row(str(i + 1), f"{a * 1e3:.2f} ms", f"{b * 1e3:.2f} ms", f"{a / b:.4f}")
-    ratio = statistics.median(lab) / statistics.median(bare)
+    ratio = median(lab) / median(bare)
     table.add_row(
         "all",
-        f"{statistics.median(lab) * 1e3:.2f} ms",
-        f"{statistics.median(bare) * 1e3:.2f} ms",
+        f"{median(lab) * 1e3:.2f} ms",
+        f"{median(bare) * 1e3:.2f} ms",
         f"{ratio:.4f}",
     )
-    console = Console()
-    console.print(table)
-    console.print(f"overhead ratio (lab/bare, medians): {ratio:.4f}  target <= 1.03")
+    out = console(stderr=False)
+    out.print(table)
+    out.print(f"overhead ratio (lab/bare, medians): {ratio:.4f}  target <= 1.03")
     return 0
 
 

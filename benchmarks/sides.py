@@ -1,0 +1,174 @@
+"""The two sides of an A/B: revisions checked out in temporary git worktrees, and their scenarios.
+
+A side is a source tree (a worktree of a revision, or the working tree as it is) plus what its
+own scenario registry holds. Worktrees are always removed: on success, failure, Ctrl-C or SIGTERM
+(``ab`` turns SIGTERM into KeyboardInterrupt). A side's processes get an environment that cannot
+import the other side's code.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from asyncio_perf_lab.benchmarks.environment import REPO_ROOT
+from asyncio_perf_lab.benchmarks.worker import WORKER_MODULE
+from asyncio_perf_lab.reports.errors import UsageError
+
+__all__ = [
+    "Side",
+    "open_sides",
+    "read_catalog",
+    "resolve_revision",
+    "side_env",
+    "worktree",
+]
+
+# Run inside a side's tree (cwd), so it lists *that* revision's scenarios; only the registry
+# calls every revision of the lab has had (NAMES, load, variants, latency, workload, tiny).
+CATALOG_SCRIPT = """
+import dataclasses, json, sys
+from asyncio_perf_lab import scenarios
+out = {}
+for name in scenarios.NAMES:
+    s = scenarios.load(name)
+    out[name] = {
+        "latency": s.latency,
+        "workload": dataclasses.asdict(s.workload),
+        "tiny": dataclasses.asdict(s.tiny),
+        "variants": {key: v.label for key, v in s.variants.items()},
+    }
+json.dump(out, sys.stdout)
+"""
+
+
+@dataclass
+class Side:
+    """One side of the A/B: a source tree and what its scenario registry holds."""
+
+    name: str  # base | head
+    rev: str  # as the user named it
+    sha: str | None
+    tree: Path
+    catalog: dict[str, Any] = field(default_factory=dict)
+
+    def describe(self) -> str:
+        """``origin/main (1a2b3c4)`` or ``working tree (1a2b3c4 + changes)``."""
+        short = (self.sha or "?")[:10]
+        return f"{self.rev} ({short})"
+
+    def worker_module(self) -> str:
+        """The side's own worker module: revisions from before the one-package layout had none."""
+        packaged = (self.tree / "asyncio_perf_lab").is_dir()
+        return WORKER_MODULE if packaged else "benchmarks.worker"
+
+
+def _git(repo: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    try:
+        return subprocess.run(
+            ["git", "-C", str(repo), *args], capture_output=True, text=True, timeout=120
+        )
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        raise UsageError(f"git {args[0]} failed: {exc}") from None
+
+
+def resolve_revision(rev: str, repo: Path = REPO_ROOT) -> str:
+    """The full commit hash ``rev`` names in ``repo``; anything else is a UsageError."""
+    if not rev or rev.startswith("-"):
+        raise UsageError(f"bad revision {rev!r}: expected a commit, branch or tag")
+    proc = _git(repo, "rev-parse", "--verify", "--quiet", f"{rev}^{{commit}}")
+    if proc.returncode != 0 or not proc.stdout.strip():
+        raise UsageError(
+            f"bad revision {rev!r}: not a commit in {repo} "
+            "(fetch it first, e.g. git fetch origin main; CI needs fetch-depth: 0)"
+        )
+    return proc.stdout.strip()
+
+
+def working_tree_sha(repo: Path = REPO_ROOT) -> str | None:
+    """HEAD's hash, or None outside a git checkout."""
+    proc = _git(repo, "rev-parse", "HEAD")
+    return (proc.stdout.strip() or None) if proc.returncode == 0 else None
+
+
+def remove_worktree(path: Path, repo: Path = REPO_ROOT) -> None:
+    """Remove a worktree we added, whatever state it is in (locked, half-created, gone)."""
+    _git(repo, "worktree", "remove", "--force", "--force", str(path))
+    if path.exists():
+        shutil.rmtree(path, ignore_errors=True)
+    _git(repo, "worktree", "prune")
+
+
+@contextlib.contextmanager
+def worktree(sha: str, label: str, repo: Path = REPO_ROOT) -> Iterator[Path]:
+    """Check ``sha`` out (detached) in a temporary worktree and always remove it afterwards."""
+    holder = Path(tempfile.mkdtemp(prefix=f"lab-ab-{label}-"))
+    path = holder / "tree"
+    try:
+        proc = _git(repo, "worktree", "add", "--detach", "--quiet", str(path), sha)
+        if proc.returncode != 0:
+            last = (proc.stderr.strip().splitlines() or ["no message"])[-1]
+            raise UsageError(f"cannot check out {sha[:10]} in a worktree: {last}")
+        yield path
+    finally:
+        remove_worktree(path, repo)
+        shutil.rmtree(holder, ignore_errors=True)
+
+
+def side_env() -> dict[str, str]:
+    """The environment of a side's processes: nothing that would import the other side's code."""
+    env = dict(os.environ)
+    for name in ("PYTHONPATH", "PYTHONSAFEPATH", "PYTHONSTARTUP"):
+        env.pop(name, None)
+    return env
+
+
+def read_catalog(side: Side) -> dict[str, Any]:
+    """List the scenarios and variants of a side's tree by running its own registry."""
+    what = f"{side.name} {side.describe()}: cannot list its scenarios"
+    try:
+        proc = subprocess.run(
+            [sys.executable, "-c", CATALOG_SCRIPT],
+            cwd=side.tree,
+            env=side_env(),
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        if proc.returncode == 0:
+            return json.loads(proc.stdout)
+    except (OSError, subprocess.TimeoutExpired, json.JSONDecodeError) as exc:
+        raise UsageError(f"{what}: {exc}") from None
+    last = (proc.stderr.strip().splitlines() or ["no output"])[-1]
+    raise UsageError(f"{what}: {last}")
+
+
+@contextlib.contextmanager
+def open_sides(base: str, head: str | None, repo: Path = REPO_ROOT) -> Iterator[dict[str, Side]]:
+    """Resolve both revisions (bad ones fail before any work), check them out, read catalogs.
+
+    ``head`` None is the working tree of ``repo``, uncommitted changes included.
+    """
+    base_sha = resolve_revision(base, repo)
+    head_sha = resolve_revision(head, repo) if head else None
+    with contextlib.ExitStack() as stack:
+        base_tree = stack.enter_context(worktree(base_sha, "base", repo))
+        base_side = Side("base", base, base_sha, base_tree)
+        if head and head_sha:
+            head_side = Side(
+                "head", head, head_sha, stack.enter_context(worktree(head_sha, "head", repo))
+            )
+        else:
+            head_side = Side("head", "working tree", working_tree_sha(repo), repo)
+        for side in (base_side, head_side):
+            side.catalog = read_catalog(side)
+        yield {"base": base_side, "head": head_side}

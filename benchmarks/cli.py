@@ -26,6 +26,7 @@ COMMANDS = (
     "compare",
     "ab",
     "trace",
+    "replay",
     "matrix",
     "matrix-page",
     "trend",

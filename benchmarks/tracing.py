@@ -62,7 +62,7 @@ def trace_variant(
     from asyncio_perf_lab.mockserver import MockServer, raise_open_files_limit
 
     raise_open_files_limit()
-    probes = ProbeSession(threshold_s=threshold_s)
+    probes = ProbeSession(threshold_s=threshold_s, transports=True)
     meta: dict[str, Any] = {
         "scenario": scenario.name,
         "variant": variant,
@@ -130,7 +130,7 @@ def trace_script(
     """Await the user's function once under all probes; its exception is returned, not raised."""
     from asyncio_perf_lab.benchmarks.loops import new_event_loop
 
-    probes = ProbeSession(threshold_s=threshold_s, trace_new_sessions=True)
+    probes = ProbeSession(threshold_s=threshold_s, trace_new_sessions=True, transports=True)
 
     async def traced() -> BaseException | None:
         task = asyncio.current_task()

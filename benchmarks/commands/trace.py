@@ -59,8 +59,8 @@ def add_parser(sub: Any) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Trace a variant or a script, write the trace atomically, print the summary."""
-    from asyncio_perf_lab.benchmarks import tracing
-    from asyncio_perf_lab.benchmarks.chrome_trace import to_chrome_trace
+    from asyncio_perf_lab.benchmarks import findings, tracing
+    from asyncio_perf_lab.benchmarks.chrome_trace import LOOP_TID, PID, to_chrome_trace
 
     if (args.target is None) == (args.script is None):
         raise UsageError("trace needs exactly one of SCENARIO:VARIANT or --script PATH.py")
@@ -85,9 +85,14 @@ def run(args: argparse.Namespace) -> int:
             scenario, variant, latency, args.loop, threshold_s
         )
         title = f"{scenario.name}:{variant}"
-    tracing.write_trace(out, to_chrome_trace(probes, title=title, metadata=meta))
+    trace = to_chrome_trace(probes, title=title, metadata=meta)
+    requests = probes.transports.exchanges() if probes.transports is not None else []
+    trace["traceEvents"] += findings.transport_trace_events(requests, PID, LOOP_TID)
+    tracing.write_trace(out, trace)
     stdout = console(stderr=False)
     print_summary(stdout, probes, title, meta)
+    findings.print_transport_requests(stdout, requests)
+    findings.print_findings(stdout, findings.trace_findings(probes))
     if error is not None:
         stdout.print(f"[red]{title} raised[/] {type(error).__name__}: {error}", highlight=False)
     stdout.print(f"wrote {out}  (open in https://ui.perfetto.dev or chrome://tracing)")

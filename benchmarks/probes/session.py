@@ -27,6 +27,7 @@ from asyncio_perf_lab.benchmarks.probes.callbacks import (
 )
 from asyncio_perf_lab.benchmarks.probes.lag import DEFAULT_INTERVAL_S, LoopLagProbe
 from asyncio_perf_lab.benchmarks.probes.requests import RequestTracer, trace_new_sessions
+from asyncio_perf_lab.benchmarks.probes.transports import TransportProbe
 
 MAX_TIMELINE = 3000
 MAX_BLOCKING = 100
@@ -59,7 +60,8 @@ class ProbeSession:
 
     ``tracer``: reuse a RequestTracer whose ``config`` is already on the session under test;
     ``trace_new_sessions``: also hand it to every aiohttp session created inside the block
-    (for programs that create their own); ``callbacks=False``: lag and watchdog only.
+    (for programs that create their own); ``callbacks=False``: lag and watchdog only;
+    ``transports=True``: also record connections at the transport level (any asyncio client).
     """
 
     def __init__(
@@ -70,6 +72,7 @@ class ProbeSession:
         tracer: RequestTracer | None = None,
         trace_new_sessions: bool = False,
         callbacks: bool = True,
+        transports: bool = False,
     ) -> None:
         self.threshold_s = threshold_s
         self._lag_interval_s = lag_interval_s
@@ -83,6 +86,8 @@ class ProbeSession:
         self.notes: list[str] = []
         self.sessions_traced: int | None = None
         self._want_callbacks = callbacks
+        self._want_transports = transports
+        self.transports: TransportProbe | None = None
         self._trace_new = trace_new_sessions
         self._exit_stack = contextlib.ExitStack()
         self._slices: list[Slice] | None = None
@@ -127,6 +132,10 @@ class ProbeSession:
         stack.callback(self.lag.stop)
         self.requests.reset()
         self.requests.t0 = self.t0
+        if self._want_transports:
+            self.transports = TransportProbe(self.t0)
+            self.transports.install(loop)
+            stack.callback(self.transports.uninstall)
         if self.callbacks is not None:
             self.callbacks.install(loop)
             stack.callback(self.callbacks.uninstall)
@@ -277,7 +286,7 @@ class ProbeSession:
 
     def unseen(self) -> list[str]:
         """What the probes could not see in this session, one sentence each."""
-        notes = list(self.notes)
+        notes = list(self.notes) + (self.transports.unseen() if self.transports else [])
         if self.sessions_traced is not None:
             notes.append(
                 f"aiohttp sessions created while tracing got the TraceConfig: "

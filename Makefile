@@ -27,14 +27,14 @@ bench-quick: $(STAMP) ## the same in seconds per scenario (what CI runs)
 	$(LAB) run --profile quick $(ARGS)
 
 bench-server: $(STAMP) ## requests/s of the mock server vs a bare aiohttp handler, interleaved
-	$(PY) -m asyncio_perf_lab.benchmarks.selfbench.server_throughput $(ARGS)
+	$(LAB) selfbench server $(ARGS)
 
 bench-overhead: $(STAMP) ## what measuring costs: the lab vs a bare perf_counter loop, and the probes
-	$(PY) -m asyncio_perf_lab.benchmarks.selfbench.lab_overhead
-	$(PY) -m asyncio_perf_lab.benchmarks.selfbench.probe_overhead
+	$(LAB) selfbench lab-overhead
+	$(LAB) selfbench probe-overhead
 
 bench-gate: $(STAMP) ## false-alarm rate and power of the regression gate on this machine
-	$(PY) -m asyncio_perf_lab.benchmarks.selfbench.gate_power $(ARGS)
+	$(LAB) selfbench gate $(ARGS)
 
 bench-matrix: $(STAMP) ## quick profile under every Python (3.11-3.13) and loop found, merged in one report
 	$(LAB) matrix $(ARGS)

@@ -33,6 +33,7 @@ COMMANDS = (
     "readme-chart",
     "loadgen",
     "serve",
+    "selfbench",
 )
 
 
@@ -54,13 +55,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Parse, dispatch, and turn bad input into one line + exit 2 (returned, never raised)."""
     try:
         args = build_parser().parse_args(argv)
-    except SystemExit as exc:  # --help (0) or a usage error, already printed (2)
-        return exc.code if isinstance(exc.code, int) else 0
-    try:
         return command(args.command).run(args)
     except (UsageError, ResultsFileError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    except SystemExit as exc:  # --help (0), or a usage error already printed in one line (2)
+        return exc.code if isinstance(exc.code, int) else 0
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130

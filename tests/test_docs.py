@@ -14,9 +14,21 @@ README = (ROOT / "README.md").read_text()
 
 
 def subcommands() -> dict[str, str]:
+    """Every command the parser knows, with its help text: a new command is checked at once."""
     parser = build_parser()
     action = next(a for a in parser._actions if a.dest == "command")
     return {name: sub.description or "" for name, sub in action.choices.items()}
+
+
+def doc_problems(commands: dict[str, str], readme: str) -> list[str]:
+    """Commands the README does not name, or whose help does not end with its own example."""
+    problems = []
+    for name, help_text in sorted(commands.items()):
+        if f"asyncio-lab {name}" not in readme:
+            problems.append(f"{name}: not in the README")
+        if not re.search(rf"Example: asyncio-lab {re.escape(name)}(\s[^\n]*)?$", help_text):
+            problems.append(f"{name}: help does not end with 'Example: asyncio-lab {name} ...'")
+    return problems
 
 
 def make_targets() -> list[str]:
@@ -26,9 +38,29 @@ def make_targets() -> list[str]:
 
 @pytest.mark.parametrize("command", sorted(subcommands()))
 def test_every_command_is_in_the_readme_and_its_help_has_an_example(command: str) -> None:
-    """Each `asyncio-lab` command is in the README and its help ends in an example."""
-    assert f"asyncio-lab {command}" in README
-    assert "Example" in subcommands()[command]
+    """Each `asyncio-lab` command is in the README and its help ends in an example of it."""
+    assert doc_problems({command: subcommands()[command]}, README) == []
+
+
+def test_an_undocumented_command_is_caught() -> None:
+    """A command missing from the README, or whose help lacks its example, is reported."""
+    commands = {
+        "fresh": "Does a new thing.",
+        "list": "List things. Example: asyncio-lab run x",
+    }
+    assert doc_problems(commands, "asyncio-lab list") == [
+        "fresh: not in the README",
+        "fresh: help does not end with 'Example: asyncio-lab fresh ...'",
+        "list: help does not end with 'Example: asyncio-lab list ...'",
+    ]
+
+
+def test_make_targets_call_real_commands() -> None:
+    """Every `$(LAB) COMMAND` in the Makefile names a command the parser knows."""
+    makefile = (ROOT / "Makefile").read_text()
+    called = set(re.findall(r"\$\(LAB\) ([a-z][a-z-]*)", makefile))
+    assert {"run", "report", "selfbench"} <= called
+    assert called <= set(subcommands())
 
 
 def test_every_make_target_is_documented() -> None:

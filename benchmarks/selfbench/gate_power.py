@@ -25,7 +25,7 @@ that decides. Two kinds:
 Neither includes what ``ab`` adds on top: separate worker processes and the base checkout. Bounds
 are one-sided 95% Clopper-Pearson: with 0 false alarms in n trials the rate is below about 3/n.
 
-Example: python -m asyncio_perf_lab.benchmarks.selfbench.gate_power --trials 1000 --fresh 20
+Example: asyncio-lab selfbench gate --trials 1000 --fresh 20
 """
 
 from __future__ import annotations
@@ -240,9 +240,9 @@ async def fresh_trials(
 
 def print_results(results: Sequence[CaseResult]) -> None:
     """The power table: one row per case and kind of trial."""
-    from rich.console import Console
     from rich.table import Table
 
+    from asyncio_perf_lab.benchmarks.commands.common import console
     from asyncio_perf_lab.reports.stats import quantile
 
     table = Table(title="regression gate on this machine (alpha 0.01, floor 10%, re-run once)")
@@ -275,7 +275,7 @@ def print_results(results: Sequence[CaseResult]) -> None:
             ratios,
             f"{r.seconds:.0f} s",
         )
-    Console(width=200).print(table)
+    console(stderr=False).print(table)
 
 
 async def main_async(args: argparse.Namespace) -> list[CaseResult]:
@@ -297,9 +297,12 @@ async def main_async(args: argparse.Namespace) -> list[CaseResult]:
     return results
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        prog="python -m asyncio_perf_lab.benchmarks.selfbench.gate_power",
+def main(argv: list[str] | None = None, prog: str = "asyncio-lab selfbench gate") -> int:
+    """Time the cases, judge the trials, print the table; 0 when measured."""
+    from asyncio_perf_lab.benchmarks.commands.common import Parser
+
+    parser = Parser(
+        prog=prog,
         description=__doc__.splitlines()[0] + " Example: " + __doc__.strip().splitlines()[-1],
     )
     parser.add_argument("cases", nargs="*", metavar="CASE", help=f"of {', '.join(CASES)} (all)")

@@ -2,7 +2,8 @@
 
 Both measure the same coroutine (``sequential_vs_gather:gather`` by default) against the same mock
 server in one run, interleaved A B A B, so machine drift hits both alike. Prints the ratio of
-medians; the target is <= 1.03. Usage: ``make bench-overhead``.
+medians; the target is <= 1.03. Usage: ``make bench-overhead`` (``asyncio-lab selfbench
+lab-overhead``).
 """
 
 from __future__ import annotations
@@ -37,12 +38,12 @@ async def bare_loop(
         return values
 
 
-def main(argv: list[str] | None = None) -> int:
+def main(argv: list[str] | None = None, prog: str = "asyncio-lab selfbench lab-overhead") -> int:
     """Interleave the lab's timing and a bare loop; print each round and the ratio of medians."""
     parser = Parser(
-        prog="python -m asyncio_perf_lab.benchmarks.selfbench.lab_overhead",
+        prog=prog,
         description=__doc__.splitlines()[0],
-        epilog="Example: make bench-overhead",
+        epilog="Example: asyncio-lab selfbench lab-overhead --rounds 4",
     )
     parser.add_argument("--target", default="sequential_vs_gather:gather")
     parser.add_argument("--rounds", type=int, default=4, help="A/B rounds (default 4)")

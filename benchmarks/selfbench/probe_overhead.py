@@ -16,24 +16,22 @@ the defaults take about half a minute.
 
 from __future__ import annotations
 
-import argparse
 import asyncio
-import sys
 import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from rich.console import Console
 from rich.table import Table
 
 from asyncio_perf_lab import scenarios
+from asyncio_perf_lab.benchmarks.commands.common import Parser, add_loop, console
 from asyncio_perf_lab.benchmarks.context import open_context
-from asyncio_perf_lab.benchmarks.loops import LOOPS, new_event_loop
+from asyncio_perf_lab.benchmarks.loops import new_event_loop
 from asyncio_perf_lab.benchmarks.probes.lag import LoopLagProbe
 from asyncio_perf_lab.benchmarks.probes.requests import RequestTracer
 from asyncio_perf_lab.benchmarks.probes.session import ProbeSession
 from asyncio_perf_lab.mockserver import MockServer
-from asyncio_perf_lab.reports.stats import quantile
+from asyncio_perf_lab.reports.stats import median
 
 MODES = ("none", "lag", "full")
 TARGETS = {"lag": 1.01, "full": 1.3}
@@ -83,23 +81,24 @@ def _ms(seconds: float) -> str:
     return f"{seconds * 1000:.2f} ms"
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        prog="python -m asyncio_perf_lab.benchmarks.selfbench.probe_overhead",
+def main(argv: list[str] | None = None, prog: str = "asyncio-lab selfbench probe-overhead") -> int:
+    """Interleave bare, lag-only and fully traced calls; print the ratios of medians."""
+    parser = Parser(
+        prog=prog,
         description=__doc__.splitlines()[0],
-        epilog="Example: make bench-overhead",
+        epilog="Example: asyncio-lab selfbench probe-overhead --rounds 6",
     )
     parser.add_argument("--scenario", default="sequential_vs_gather", choices=scenarios.NAMES)
     parser.add_argument("--latency", action="append", help="repeatable; default: 5ms and 100ms")
     parser.add_argument("--rounds", type=int, default=6, help="interleaved rounds (default 6)")
     parser.add_argument("--calls", type=int, default=3, help="calls per mode per round")
-    parser.add_argument("--loop", choices=LOOPS, default="asyncio")
+    add_loop(parser)
     args = parser.parse_args(argv)
     if args.rounds < 1 or args.calls < 1:
         parser.error("--rounds and --calls must be >= 1")
     scenario = scenarios.load(args.scenario)
     latencies = args.latency or list(DEFAULT_LATENCIES)
-    console = Console(width=None if sys.stdout.isatty() else 160)
+    out = console(stderr=False)
     table = Table(
         title=f"probe overhead: {scenario.name}, {args.rounds} rounds x {args.calls} calls, "
         f"loop {args.loop} (ratio of medians; targets lag <= {TARGETS['lag']}, "
@@ -119,10 +118,10 @@ def main(argv: list[str] | None = None) -> int:
                 times = runner.run(
                     measure_variant(server.url, scenario, variant, latency, args.rounds, args.calls)
                 )
-                med = {mode: quantile(values, 0.5) for mode, values in times.items()}
+                med = {mode: median(values) for mode, values in times.items()}
                 bare = times["none"]
                 # A/A: the bare calls against each other, the noise floor of these ratios.
-                noise = quantile(bare[::2], 0.5) / quantile(bare[1::2], 0.5) if bare[1:] else 1
+                noise = median(bare[::2]) / median(bare[1::2]) if bare[1:] else 1
                 cells = []
                 for mode in ("lag", "full"):
                     ratio = med[mode] / med["none"]
@@ -140,8 +139,8 @@ def main(argv: list[str] | None = None) -> int:
                     cells[3],
                     _ms(med["full_setup"]),
                 )
-    console.print(table)
-    console.print(
+    out.print(table)
+    out.print(
         f"worst ratio: lag sampler {worst['lag']:.4f} (target <= {TARGETS['lag']}), "
         f"full tracing {worst['full']:.4f} (target <= {TARGETS['full']})",
         highlight=False,

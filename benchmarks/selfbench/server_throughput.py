@@ -13,7 +13,7 @@ answer is in, and speaks minimal HTTP/1.1 over asyncio protocols rather than usi
 client, which costs about as much CPU per request as the server and would dilute the difference.
 Prints per-round req/s, the ratio mock/bare (target >= 0.90; the headline is the median over
 rounds) and each server's CPU time per request.
-Usage: ``make bench-server ARGS="--rounds 6 --seconds 2"``.
+Usage: ``make bench-server ARGS="--rounds 6 --seconds 2"`` (``asyncio-lab selfbench server``).
 """
 
 from __future__ import annotations
@@ -21,7 +21,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
-import statistics
 import sys
 import time
 from contextlib import ExitStack
@@ -29,10 +28,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from rich.console import Console
 from rich.table import Table
 
+from asyncio_perf_lab.benchmarks.commands.common import Parser, console
 from asyncio_perf_lab.mockserver.launcher import MockServer, ServerProcess
+from asyncio_perf_lab.reports.stats import median
 
 PATH = "/users/1"
 CONCURRENCY = 32
@@ -186,9 +186,7 @@ class Round:
     @property
     def ratio(self) -> float:
         """Mock/bare req/s: the median over slice pairs, so one noisy slice cannot swing it."""
-        return statistics.median(
-            m / b for m, b in zip(self.mock.rates, self.bare.rates, strict=True)
-        )
+        return median([m / b for m, b in zip(self.mock.rates, self.bare.rates, strict=True)])
 
 
 async def measure_round(mock: ServerProcess, bare: ServerProcess, seconds: float) -> Round:
@@ -233,10 +231,10 @@ def _us(value: float | None) -> str:
     return "n/a" if value is None else f"{value:.0f}"
 
 
-def main(argv: list[str] | None = None) -> int:
+def main(argv: list[str] | None = None, prog: str = "asyncio-lab selfbench server") -> int:
     """Run the interleaved rounds, print the table and the median ratio; 0 if measured."""
-    parser = argparse.ArgumentParser(
-        prog="python -m asyncio_perf_lab.benchmarks.selfbench.server_throughput",
+    parser = Parser(
+        prog=prog,
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -255,7 +253,7 @@ def main(argv: list[str] | None = None) -> int:
         "asyncio_perf_lab.benchmarks.selfbench.bare_server",
         "--watch-stdin",
     ]
-    console = Console()
+    out = console(stderr=False)
     table = Table(
         title=f"GET {PATH}: mock server vs bare aiohttp handler, {CONCURRENCY} keep-alive "
         f"connections, no latency; each round: fresh processes, {SLICES} alternating slices each"
@@ -299,28 +297,28 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         if affinity is not None:
             os.sched_setaffinity(0, affinity)
-    ratio = statistics.median(r.ratio for r in rounds)
+    ratio = median([r.ratio for r in rounds])
     cpu = [(r.mock.cpu_us_per_request, r.bare.cpu_us_per_request) for r in rounds]
-    mock_cpu = statistics.median(m for m, _ in cpu) if all(m for m, _ in cpu) else None
-    bare_cpu = statistics.median(b for _, b in cpu) if all(b for _, b in cpu) else None
+    mock_cpu = median([m for m, _ in cpu]) if all(m for m, _ in cpu) else None
+    bare_cpu = median([b for _, b in cpu]) if all(b for _, b in cpu) else None
     table.add_row(
         "median",
-        f"{statistics.median(r.mock.rps for r in rounds):,.0f}",
-        f"{statistics.median(r.bare.rps for r in rounds):,.0f}",
+        f"{median([r.mock.rps for r in rounds]):,.0f}",
+        f"{median([r.bare.rps for r in rounds]):,.0f}",
         f"{ratio:.3f}",
         _us(mock_cpu),
         _us(bare_cpu),
         style="bold",
     )
-    console.print(table)
-    console.print(placement)
+    out.print(table)
+    out.print(placement)
     verdict = "meets" if ratio >= TARGET else "misses"
-    console.print(
+    out.print(
         f"throughput ratio mock/bare (median of rounds): {ratio:.3f}, "
         f"{verdict} the target >= {TARGET}"
     )
     if mock_cpu and bare_cpu:
-        console.print(
+        out.print(
             f"server CPU per request, bare/mock: {bare_cpu / mock_cpu:.3f} "
             "(the servers' own cost, without the client's share of the CPU)"
         )

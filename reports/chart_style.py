@@ -32,6 +32,7 @@ __all__ = [
     "TITLE_IN",
     "WIDTH_IN",
     "axes_rect",
+    "chart_svg",
     "corner_legend",
     "inline_svg",
     "plain_text",
@@ -149,6 +150,11 @@ def corner_legend(fig: Figure, handles: list[Any], ncols: int, right_in: float =
         ncols=ncols, frameon=False, fontsize=8, handlelength=1.8, columnspacing=1.4,
         borderaxespad=0,
     )  # fmt: skip
+
+
+def chart_svg(fig: Figure, uid: str, title: str = "") -> str:
+    """A figure as SVG ready for a page: rendered with ``uid`` as its salt, then inlined."""
+    return inline_svg(render_svg(fig, uid), uid, title)
 
 
 def render_svg(fig: Figure, salt: str) -> str:

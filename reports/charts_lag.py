@@ -9,21 +9,7 @@ from matplotlib.collections import LineCollection
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 
-from asyncio_perf_lab.reports.chart_style import (
-    AXIS_IN,
-    FIX_COLORS,
-    GRID_COLOR,
-    LEGEND_ROW_IN,
-    TITLE_IN,
-    WIDTH_IN,
-    axes_rect,
-    corner_legend,
-    inline_svg,
-    plain_text,
-    render_svg,
-    shorten,
-    styled,
-)
+from asyncio_perf_lab.reports import chart_style
 from asyncio_perf_lab.reports.units import time_unit
 
 __all__ = ["LagTrace", "lag_chart", "sawtooth"]
@@ -40,7 +26,7 @@ class LagTrace:
     label: str
     series: Sequence[Sequence[float]]
     anti_pattern: bool = False
-    color: str = FIX_COLORS[0]
+    color: str = chart_style.FIX_COLORS[0]
     max_ms: float = field(default=0.0)
 
 
@@ -73,7 +59,7 @@ def sawtooth(series: Sequence[Sequence[float]]) -> list[tuple[float, float]]:
     return points
 
 
-@styled
+@chart_style.styled
 def lag_chart(traces: Sequence[LagTrace], title: str = "", uid: str = "lag") -> str:
     """Event-loop lag over time, one line per variant: a blocked loop shows as a tall spike."""
     points = [_thin_peaks(t.series, MAX_LAG_POINTS) for t in traces]
@@ -86,16 +72,18 @@ def lag_chart(traces: Sequence[LagTrace], title: str = "", uid: str = "lag") -> 
         segments.append([(t * f, lag) for t, lag in sawtooth(pts)])
         colors.append(trace.color)
         anti.append(trace.anti_pattern)
-        label = shorten(trace.label, MAX_LABEL_CHARS)
+        label = chart_style.shorten(trace.label, MAX_LABEL_CHARS)
         label = f"{label} (max {trace.max_ms:.1f} ms)" if trace.max_ms else label
-        handles.append(Line2D([], [], color=trace.color, label=plain_text(label), linewidth=1.6))
+        handles.append(
+            Line2D([], [], color=trace.color, label=chart_style.plain_text(label), linewidth=1.6)
+        )
     ncols = min(len(handles), 3) or 1
     rows = -(-len(handles) // ncols)
-    top = TITLE_IN if title else 0.15
-    bottom = AXIS_IN + LEGEND_ROW_IN * rows + 0.08
+    top = chart_style.TITLE_IN if title else 0.15
+    bottom = chart_style.AXIS_IN + chart_style.LEGEND_ROW_IN * rows + 0.08
     plot_h = 2.2
-    fig = Figure(figsize=(WIDTH_IN, top + plot_h + bottom))
-    ax = fig.add_axes(axes_rect(fig, 0.7, bottom, WIDTH_IN - 0.9, plot_h))
+    fig = Figure(figsize=(chart_style.WIDTH_IN, top + plot_h + bottom))
+    ax = fig.add_axes(chart_style.axes_rect(fig, 0.7, bottom, chart_style.WIDTH_IN - 0.9, plot_h))
     # One collection for every line: fast to draw, and anti-patterns end up painted last (on top).
     order = sorted(range(len(segments)), key=lambda i: anti[i])
     ax.add_collection(
@@ -114,8 +102,10 @@ def lag_chart(traces: Sequence[LagTrace], title: str = "", uid: str = "lag") -> 
     ax.set_ylim(0, max(top_ms, LAG_REFERENCE_MS) * 1.12)
     ax.set_xlabel(f"time since the probe run started ({unit})")
     ax.set_ylabel("loop lag (ms)")
-    ax.grid(axis="y", color=GRID_COLOR)
+    ax.grid(axis="y", color=chart_style.GRID_COLOR)
     if title:
-        ax.set_title(plain_text(title), loc="left", x=-0.6 / (WIDTH_IN - 0.9))
-    corner_legend(fig, handles, ncols=ncols)
-    return inline_svg(render_svg(fig, uid), uid, title)
+        ax.set_title(
+            chart_style.plain_text(title), loc="left", x=-0.6 / (chart_style.WIDTH_IN - 0.9)
+        )
+    chart_style.corner_legend(fig, handles, ncols=ncols)
+    return chart_style.chart_svg(fig, uid, title)

@@ -16,25 +16,7 @@ from matplotlib.lines import Line2D
 from matplotlib.patches import Patch, PathPatch
 from matplotlib.path import Path as MplPath
 
-from asyncio_perf_lab.reports.chart_style import (
-    ANTI_COLORS,
-    AXIS_IN,
-    FIX_COLORS,
-    GRID_COLOR,
-    IDEAL_STYLE,
-    LEGEND_ROW_IN,
-    TITLE_IN,
-    WIDTH_IN,
-    axes_rect,
-    corner_legend,
-    inline_svg,
-    plain_text,
-    render_svg,
-    shorten,
-    styled,
-    text_width_in,
-    thin_evenly,
-)
+from asyncio_perf_lab.reports import chart_style
 from asyncio_perf_lab.reports.units import time_unit
 
 __all__ = ["Lane", "callback_spans", "timeline_chart", "timeline_extent"]
@@ -45,7 +27,7 @@ PHASE_LABELS = {"pool_wait": "waiting for a pool slot", "dns": "DNS", "connect":
 # The loop timeline: callbacks neutral, blocking ones in the anti-pattern red, requests one blue
 # (not the variant's colour, which is red for an anti-pattern and would read as blocking).
 CALLBACK_COLOR = "#4d4d4d"
-BLOCKING_COLOR = ANTI_COLORS[0]
+BLOCKING_COLOR = chart_style.ANTI_COLORS[0]
 REQUEST_COLOR = "#74a9cf"
 LOOP_LABEL = "event loop"
 
@@ -53,7 +35,7 @@ MAX_TIMELINE_ROWS = 200  # a panel is ~150 px tall: more rows than pixels only b
 MAX_CALLBACKS = 3000  # the probe keeps the longest 3000 callbacks of a run
 LOOP_ROW_IN = 0.24  # the loop row of a timeline panel, and the gap under it
 LOOP_GAP_IN = 0.08
-SCREEN_DPI = 96  # a chart WIDTH_IN wide is shown at about 96 px per inch
+SCREEN_DPI = 96  # a chart chart_style.WIDTH_IN wide is shown at about 96 px per inch
 
 
 @dataclass(frozen=True)
@@ -66,7 +48,7 @@ class Lane:
     ideal: float | None = None
     note: str = ""
     anti_pattern: bool = False
-    color: str = FIX_COLORS[0]
+    color: str = chart_style.FIX_COLORS[0]
     # [start_s, dur_s, task or None, blocking] per stretch of loop time; None: not recorded
     callbacks: Sequence[Sequence[Any]] | None = None
 
@@ -126,7 +108,7 @@ def timeline_extent(lanes: Sequence[Lane]) -> float:
 
 def _legend_columns(handles: Sequence[Any], room_in: float) -> int:
     """As many legend entries per row as fit in ``room_in`` inches (at least one)."""
-    widths = [text_width_in([h.get_label()], 8) + 0.45 for h in handles]
+    widths = [chart_style.text_width_in([h.get_label()], 8) + 0.45 for h in handles]
     for ncols in range(len(widths), 1, -1):
         rows = [widths[i : i + ncols] for i in range(0, len(widths), ncols)]
         if all(sum(row) <= room_in for row in rows):
@@ -134,7 +116,7 @@ def _legend_columns(handles: Sequence[Any], room_in: float) -> int:
     return 1
 
 
-@styled
+@chart_style.styled
 def timeline_chart(
     lanes: Sequence[Lane], title: str = "", uid: str = "timeline", blocking_ms: float = 20.0
 ) -> str:
@@ -152,16 +134,20 @@ def timeline_chart(
     longest = max([timeline_extent(lanes), *ideals, 1e-9])
     unit, f = time_unit(longest)
     rows_of = [
-        thin_evenly(sorted(lane.requests, key=lambda r: float(r["start_s"])), MAX_TIMELINE_ROWS)
+        chart_style.thin_evenly(
+            sorted(lane.requests, key=lambda r: float(r["start_s"])), MAX_TIMELINE_ROWS
+        )
         for lane in lanes
     ]
     tick_labels = [
-        [plain_text(shorten(str(r.get("path", "")))) for r in rows] if len(rows) <= 12 else []
+        [chart_style.plain_text(chart_style.shorten(str(r.get("path", "")))) for r in rows]
+        if len(rows) <= 12
+        else []
         for rows in rows_of
     ]
     names = [t for ts in tick_labels for t in ts] + [LOOP_LABEL, "requests"]
-    left = max(text_width_in(names, 7) + 0.15, 0.4)
-    width = WIDTH_IN - left - 0.2
+    left = max(chart_style.text_width_in(names, 7) + 0.15, 0.4)
+    width = chart_style.WIDTH_IN - left - 0.2
     pixel_s = longest * 1.03 / (width * SCREEN_DPI)
     request_h = [
         min(2.2, max(0.45, 0.2 + 0.09 * min(len(rows), 20))) if rows else 0.0 for rows in rows_of
@@ -171,7 +157,7 @@ def timeline_chart(
         req + loop_h + (LOOP_GAP_IN if loop_row and req else 0.0) or 0.45 for req in request_h
     ]
     band = 0.3  # each panel's title line
-    top = TITLE_IN if title else 0.05
+    top = chart_style.TITLE_IN if title else 0.05
     handles: list[Any] = []
     if loop_row:
         handles += [
@@ -193,19 +179,19 @@ def timeline_chart(
         if phase in phases_seen
     ]
     if ideals:
-        handles.append(Line2D([], [], label="ideal", **IDEAL_STYLE))
-    ncols = _legend_columns(handles, WIDTH_IN - 0.5)
+        handles.append(Line2D([], [], label="ideal", **chart_style.IDEAL_STYLE))
+    ncols = _legend_columns(handles, chart_style.WIDTH_IN - 0.5)
     legend_rows = -(-len(handles) // ncols) if handles else 0
-    bottom = AXIS_IN + LEGEND_ROW_IN * legend_rows + 0.08
+    bottom = chart_style.AXIS_IN + chart_style.LEGEND_ROW_IN * legend_rows + 0.08
     fig_h = top + sum(heights) + band * len(lanes) + bottom
-    fig = Figure(figsize=(WIDTH_IN, fig_h))
+    fig = Figure(figsize=(chart_style.WIDTH_IN, fig_h))
     y_top = fig_h - top
     axes = []
     for lane, rows, labels, height, req_h in zip(
         lanes, rows_of, tick_labels, heights, request_h, strict=True
     ):
         y_top -= band + height
-        rect = axes_rect(fig, left, y_top, width, height)
+        rect = chart_style.axes_rect(fig, left, y_top, width, height)
         ax = fig.add_axes(rect, sharex=axes[0] if axes else None)
         axes.append(ax)
         n = len(rows)
@@ -240,7 +226,7 @@ def timeline_chart(
                 # add_artist, not add_patch: autoscaling would walk every vertex; limits are set.
                 ax.add_artist(_bars_patch(rects, color))
         if lane.ideal:
-            ax.axvline(lane.ideal * f, zorder=3, **IDEAL_STYLE)
+            ax.axvline(lane.ideal * f, zorder=3, **chart_style.IDEAL_STYLE)
         if n:
             ax.set_ylim(n - 0.4, -0.6 - ((LOOP_GAP_IN + loop_h) * per_in if loop_row else 0.0))
         elif loop_row:
@@ -257,20 +243,27 @@ def timeline_chart(
         ax.tick_params(axis="x", labelbottom=False)
         name, note = _panel_titles(lane, len(rows), len(blocking), blocking_ms, width)
         ax.set_title(
-            plain_text(name), loc="left", fontsize=9, color=lane.color, fontweight="bold", pad=4
+            chart_style.plain_text(name),
+            loc="left",
+            fontsize=9,
+            color=lane.color,
+            fontweight="bold",
+            pad=4,
         )
-        ax.set_title(plain_text(note), loc="right", fontsize=7.5, color="#555555", pad=4)
-        ax.grid(axis="x", color=GRID_COLOR)
+        ax.set_title(
+            chart_style.plain_text(note), loc="right", fontsize=7.5, color="#555555", pad=4
+        )
+        ax.grid(axis="x", color=chart_style.GRID_COLOR)
     axes[-1].tick_params(axis="x", labelbottom=True)
     axes[-1].set_xlim(0, longest * f * 1.03)
     axes[-1].set_xlabel(f"time since the probe run started ({unit})")
     if title:
         fig.text(
-            0.1 / WIDTH_IN, 1 - 0.08 / fig_h, plain_text(title), ha="left", va="top", fontsize=10,
-            fontweight="bold",
+            0.1 / chart_style.WIDTH_IN, 1 - 0.08 / fig_h, chart_style.plain_text(title),
+            ha="left", va="top", fontsize=10, fontweight="bold",
         )  # fmt: skip
-    corner_legend(fig, handles, ncols=ncols)
-    return inline_svg(render_svg(fig, uid), uid, title)
+    chart_style.corner_legend(fig, handles, ncols=ncols)
+    return chart_style.chart_svg(fig, uid, title)
 
 
 def _lane_notes(lane: Lane, shown: int, blocking: int, blocking_ms: float) -> list[str]:
@@ -302,14 +295,14 @@ def _panel_titles(
     lane: Lane, shown: int, blocking: int, blocking_ms: float, width_in: float
 ) -> tuple[str, str]:
     """A panel's name (left) and note (right), shortened until both fit on one line."""
-    name = shorten(lane.label, 60) + (" (anti-pattern)" if lane.anti_pattern else "")
+    name = chart_style.shorten(lane.label, 60) + (" (anti-pattern)" if lane.anti_pattern else "")
     notes = _lane_notes(lane, shown, blocking, blocking_ms)
-    name_in = text_width_in([name], 9, bold=True)
+    name_in = chart_style.text_width_in([name], 9, bold=True)
     for note in notes:
-        if name_in + text_width_in([note], 7.5) + 0.2 <= width_in:
+        if name_in + chart_style.text_width_in([note], 7.5) + 0.2 <= width_in:
             return name, note
     note = notes[-1]
-    room = width_in - text_width_in([note], 7.5) - 0.2
-    while len(name) > 12 and text_width_in([name], 9, bold=True) > room:
-        name = shorten(name, len(name) - 4)
+    room = width_in - chart_style.text_width_in([note], 7.5) - 0.2
+    while len(name) > 12 and chart_style.text_width_in([name], 9, bold=True) > room:
+        name = chart_style.shorten(name, len(name) - 4)
     return name, note

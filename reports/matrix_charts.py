@@ -9,17 +9,7 @@ from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
 
-from asyncio_perf_lab.reports.chart_style import (
-    GRID_COLOR,
-    WIDTH_IN,
-    axes_rect,
-    inline_svg,
-    plain_text,
-    render_svg,
-    spread_offsets,
-    style,
-    text_width_in,
-)
+from asyncio_perf_lab.reports import chart_style
 from asyncio_perf_lab.reports.matrix_cells import (
     MatrixCell,
     against_baseline,
@@ -42,22 +32,24 @@ def ratio_axis(ax: Any, values: Sequence[float]) -> None:
     ax.xaxis.set_major_formatter(FuncFormatter(lambda x, _: f"{x:g}×"))
     ax.xaxis.set_minor_formatter(NullFormatter())
     ax.axvline(1.0, color="#888888", linewidth=1, linestyle=":", zorder=1)
-    ax.grid(axis="x", color=GRID_COLOR, which="both")
+    ax.grid(axis="x", color=chart_style.GRID_COLOR, which="both")
 
 
 def overview_chart(cells: Sequence[MatrixCell], colors: Mapping[str, str], uid: str) -> str:
     """Each ran cell's medians relative to the first cell's, one dot per variant, geomean bar."""
     pairs = against_baseline(cells)
-    with style():
+    with chart_style.style():
         n = max(len(pairs), 1)
-        labels = [plain_text(cell.label) for cell, _ in pairs]
-        left = text_width_in(labels, 9) + 0.25
-        fig = Figure(figsize=(WIDTH_IN, 0.55 * n + 1.3))
-        ax = fig.add_axes(axes_rect(fig, left, 0.75, WIDTH_IN - left - 0.3, 0.55 * n))
+        labels = [chart_style.plain_text(cell.label) for cell, _ in pairs]
+        left = chart_style.text_width_in(labels, 9) + 0.25
+        fig = Figure(figsize=(chart_style.WIDTH_IN, 0.55 * n + 1.3))
+        ax = fig.add_axes(
+            chart_style.axes_rect(fig, left, 0.75, chart_style.WIDTH_IN - left - 0.3, 0.55 * n)
+        )
         everything = [r for _, ratios in pairs for r in ratios]
         for y, (cell, ratios) in enumerate(reversed(pairs)):
             color = colors[cell.name]
-            offsets = spread_offsets(len(ratios), 0.36)
+            offsets = chart_style.spread_offsets(len(ratios), 0.36)
             ax.scatter(
                 ratios, [y + o for o in offsets], s=22, color=color, alpha=0.6, linewidths=0,
                 marker=LOOP_MARKERS.get(cell.loop, "o"), zorder=3,
@@ -75,12 +67,12 @@ def overview_chart(cells: Sequence[MatrixCell], colors: Mapping[str, str], uid: 
             ratio_axis(ax, everything)
         base = pairs[0][0].label if pairs else "the first cell"
         ax.set_xlabel(
-            plain_text(
+            chart_style.plain_text(
                 f"median relative to {base} (each dot a variant; bar: geometric mean; "
                 "left is faster)"
             )
         )
-        return inline_svg(render_svg(fig, uid), uid, "Cells compared")
+        return chart_style.chart_svg(fig, uid, "Cells compared")
 
 
 def scenario_chart(
@@ -88,12 +80,14 @@ def scenario_chart(
     colors: Mapping[str, str], uid: str,
 ) -> str:  # fmt: skip
     """Each variant's median relative to its run's anti-pattern, one marker per cell."""
-    with style():
+    with chart_style.style():
         n = max(len(variants), 1)
-        labels = [plain_text(v["label"]) for v in variants]
-        left = text_width_in(labels, 9) + 0.25
-        fig = Figure(figsize=(WIDTH_IN, 0.42 * n + 1.25))
-        ax = fig.add_axes(axes_rect(fig, left, 0.85, WIDTH_IN - left - 0.3, 0.42 * n))
+        labels = [chart_style.plain_text(v["label"]) for v in variants]
+        left = chart_style.text_width_in(labels, 9) + 0.25
+        fig = Figure(figsize=(chart_style.WIDTH_IN, 0.42 * n + 1.25))
+        ax = fig.add_axes(
+            chart_style.axes_rect(fig, left, 0.85, chart_style.WIDTH_IN - left - 0.3, 0.42 * n)
+        )
         everything, handles = [], []
         ran = [c for c in cells if c.results is not None]
         for k, cell in enumerate(ran):
@@ -114,7 +108,7 @@ def scenario_chart(
             handles.append(
                 Line2D(
                     [], [], color=colors[cell.name], marker=marker, linestyle="none",
-                    label=plain_text(cell.name),
+                    label=chart_style.plain_text(cell.name),
                 )
             )  # fmt: skip
         ax.set_yticks(range(len(variants)), list(reversed(labels)))
@@ -125,6 +119,6 @@ def scenario_chart(
         if handles:
             fig.legend(
                 handles=handles, loc="lower right", ncols=min(len(handles), 6), frameon=False,
-                fontsize=8, bbox_to_anchor=(1 - 0.15 / WIDTH_IN, 0.02),
+                fontsize=8, bbox_to_anchor=(1 - 0.15 / chart_style.WIDTH_IN, 0.02),
             )  # fmt: skip
-        return inline_svg(render_svg(fig, uid), uid, f"{name}: ratios per cell")
+        return chart_style.chart_svg(fig, uid, f"{name}: ratios per cell")

@@ -24,16 +24,7 @@ from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
 
-from asyncio_perf_lab.reports.chart_style import (
-    GRID_COLOR,
-    WIDTH_IN,
-    axes_rect,
-    inline_svg,
-    plain_text,
-    render_svg,
-    role_colors,
-    style,
-)
+from asyncio_perf_lab.reports import chart_style
 from asyncio_perf_lab.reports.errors import ResultsFileError, UsageError
 from asyncio_perf_lab.reports.pages import generated_now, inline_segments, render_page, write_page
 from asyncio_perf_lab.reports.results_file import load_results
@@ -127,10 +118,12 @@ def trend_chart(runs: Sequence[Run], scenario: str, uid: str) -> str:
     legend_rows = math.ceil(len(lines) / LEGEND_COLUMNS)
     top_in = 0.12 + 0.22 * legend_rows
     firsts = [next(r for r in records if r is not None) for records in lines.values()]
-    colors = role_colors([first["anti_pattern"] for first in firsts])
-    with style():
-        fig = Figure(figsize=(WIDTH_IN, top_in + PLOT_IN + AXIS_IN))
-        ax = fig.add_axes(axes_rect(fig, 0.85, AXIS_IN, WIDTH_IN - 1.15, PLOT_IN))
+    colors = chart_style.role_colors([first["anti_pattern"] for first in firsts])
+    with chart_style.style():
+        fig = Figure(figsize=(chart_style.WIDTH_IN, top_in + PLOT_IN + AXIS_IN))
+        ax = fig.add_axes(
+            chart_style.axes_rect(fig, 0.85, AXIS_IN, chart_style.WIDTH_IN - 1.15, PLOT_IN)
+        )
         handles, everything = [], []
         for records, first, color in zip(lines.values(), firsts, colors, strict=True):
             dash = "--" if first["anti_pattern"] else "-"
@@ -148,7 +141,13 @@ def trend_chart(runs: Sequence[Run], scenario: str, uid: str) -> str:
                 marker = PROFILE_MARKERS.get(runs[x].results["run"]["profile"], "o")
                 ax.plot([x], [median], marker=marker, color=color, markersize=4, zorder=4)
             handles.append(
-                Line2D([], [], color=color, linestyle=dash, label=plain_text(first["label"]))
+                Line2D(
+                    [],
+                    [],
+                    color=color,
+                    linestyle=dash,
+                    label=chart_style.plain_text(first["label"]),
+                )
             )
         ax.set_yscale("log")
         low, high = min(everything), max(everything)
@@ -157,15 +156,15 @@ def trend_chart(runs: Sequence[Run], scenario: str, uid: str) -> str:
         ax.yaxis.set_major_formatter(FuncFormatter(lambda y, _: format_seconds(y)))
         ax.yaxis.set_minor_formatter(NullFormatter())
         ax.set_ylabel("median per call (log)")
-        ax.set_xticks(range(len(runs)), [plain_text(r.label) for r in runs])
+        ax.set_xticks(range(len(runs)), [chart_style.plain_text(r.label) for r in runs])
         ax.tick_params(axis="x", labelrotation=60, labelsize=7)
         ax.set_xlim(-0.5, len(runs) - 0.5)
-        ax.grid(axis="y", color=GRID_COLOR, which="both")
+        ax.grid(axis="y", color=chart_style.GRID_COLOR, which="both")
         fig.legend(
             handles=handles, loc="upper left", ncols=LEGEND_COLUMNS, frameon=False,
-            fontsize=8, bbox_to_anchor=(0.85 / WIDTH_IN, 1.0),
+            fontsize=8, bbox_to_anchor=(0.85 / chart_style.WIDTH_IN, 1.0),
         )  # fmt: skip
-        return inline_svg(render_svg(fig, uid), uid, f"{scenario}: medians per run")
+        return chart_style.chart_svg(fig, uid, f"{scenario}: medians per run")
 
 
 def _tick_steps(span: float) -> tuple[float, ...]:

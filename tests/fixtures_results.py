@@ -12,32 +12,19 @@ value. ``large_results()`` is the shape of a full run (about 12 scenarios x 4 va
 from __future__ import annotations
 
 import copy
+import inspect
 import json
 import random
 from collections.abc import Sequence
 from typing import Any
 
+from asyncio_perf_lab import scenarios
 from asyncio_perf_lab.reports.stats import quantile, summarize  # the runner's own statistics
 
-SEQUENTIAL_SOURCE = '''async def sequential(ctx: Context) -> dict:
-    """Await each call before starting the next: the staircase."""
-    w = ctx.workload
-    user = await ctx.get_json(f"/users/{w.user_id}")
-    posts = await ctx.get_json(f"/users/{w.user_id}/posts")
-    comments = await ctx.get_json(f"/posts/{w.post_id}/comments")
-    return {"user": user, "posts": posts, "comments": comments}
-'''
-
-GATHER_SOURCE = '''async def gather(ctx: Context) -> dict:
-    """Start all three at once with asyncio.gather and wait for all of them."""
-    w = ctx.workload
-    user, posts, comments = await asyncio.gather(
-        ctx.get_json(f"/users/{w.user_id}"),
-        ctx.get_json(f"/users/{w.user_id}/posts"),
-        ctx.get_json(f"/posts/{w.post_id}/comments"),
-    )
-    return {"user": user, "posts": posts, "comments": comments}
-'''
+# The registry's own code, taken as the runner takes it, so the page shows what a real run shows.
+_SEQUENTIAL_VS_GATHER = scenarios.load("sequential_vs_gather").variants
+SEQUENTIAL_SOURCE = inspect.getsource(_SEQUENTIAL_VS_GATHER["sequential"].run)
+GATHER_SOURCE = inspect.getsource(_SEQUENTIAL_VS_GATHER["gather"].run)
 
 BLOCKING_SOURCE = '''async def blocking(ctx: Context) -> list:
     """Hash every chunk right on the loop: nothing else runs until it is done."""

@@ -14,19 +14,29 @@ from typing import Any
 
 import pytest
 
-from asyncio_perf_lab.reports import build_readme_chart, build_report
+from asyncio_perf_lab.reports import (
+    build_matrix_page,
+    build_readme_chart,
+    build_report,
+    build_trend,
+)
 from asyncio_perf_lab.reports.chart_style import inline_svg
 from asyncio_perf_lab.reports.charts_timeline import Lane, callback_spans, timeline_chart
 from asyncio_perf_lab.reports.errors import PageWriteError
+from asyncio_perf_lab.reports.gate import GateSettings, compare_files, samples_of
 from asyncio_perf_lab.reports.headline import headline
 from asyncio_perf_lab.reports.pages import inline_segments
 from asyncio_perf_lab.reports.report_view import render_report, report_view
-from asyncio_perf_lab.reports.results_file import write_json_atomic
+from asyncio_perf_lab.reports.results_file import load_results, write_json_atomic
 from asyncio_perf_lab.reports.units import format_ms, format_range, format_ratio, format_seconds
 from tests.fixtures_results import large_results, summarize, synthetic_results
 from tests.lab_cli import run_lab
 
 ROOT = Path(__file__).resolve().parent.parent
+# Real quick runs written by the lab before the one-package move, byte for byte as written then:
+# 5a1cf3a (the regression gate's commit: no blocking threshold or warm call recorded yet) and
+# 215e10c (the last commit before `asyncio_perf_lab`).
+OLD_RESULTS = sorted((ROOT / "tests" / "data").glob("results-*.json"))
 HOSTILE = "<script>alert(1)</script>"
 
 
@@ -609,3 +619,29 @@ def test_timeline_caption_uses_the_threshold_the_probe_recorded() -> None:
     body = section(render_report(data), "s2-cpu_on_the_loop")
     assert "held it for 50 ms or more" in body
     assert "held it for 20 ms or more" not in body
+
+
+@pytest.mark.parametrize("old", OLD_RESULTS, ids=lambda p: p.stem)
+def test_results_written_before_the_move_still_load_and_render(old: Path, tmp_path: Path) -> None:
+    """A results file the pre-move lab wrote loads, and its report shows every variant's median."""
+    data = load_results(old)
+    assert data["run"]["env"]["git_revision"].startswith(old.stem.removeprefix("results-"))
+    page = build_report(old, tmp_path / "report.html").read_text(encoding="utf-8")
+    assert_report_shows_every_variant(data, page)
+    view = report_view(data)
+    for scenario in view.scenarios:
+        chart_svg(page, f"{scenario.anchor}-time")
+        chart_svg(page, f"{scenario.anchor}-timeline")  # their probes recorded callbacks
+
+
+def test_old_results_files_compare_trend_and_merge(tmp_path: Path) -> None:
+    """The gate, the trend page and the matrix page all read the two pre-move files together."""
+    first, second = OLD_RESULTS
+    shared = set(samples_of(load_results(first))) & set(samples_of(load_results(second)))
+    assert shared  # both runs timed sequential_vs_gather
+    comparison = compare_files(first, second, GateSettings())
+    assert {i.key for i in comparison.items if i.outcome not in ("new", "removed")} == shared
+    trend = build_trend(OLD_RESULTS, tmp_path / "trend.html").read_text(encoding="utf-8")
+    assert "2 runs, " in trend
+    matrix = build_matrix_page(OLD_RESULTS, tmp_path / "matrix.html").read_text(encoding="utf-8")
+    assert "2 of 2 cells ran" in matrix

@@ -20,6 +20,7 @@ import inspect
 import os
 import sys
 from collections.abc import Callable, Coroutine
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -27,30 +28,59 @@ from asyncio_perf_lab.benchmarks.probes.session import ProbeSession
 from asyncio_perf_lab.reports.errors import UsageError
 
 __all__ = [
+    "Program",
     "check_writable",
+    "choose_program",
     "load_script",
-    "resolve_target",
     "trace_script",
     "trace_variant",
     "write_trace",
 ]
 
 
-def resolve_target(target: str, latency: str | None) -> tuple[Any, str, str]:
-    """(scenario, variant, latency) of ``SCENARIO:VARIANT``; bad names are a UsageError.
+@dataclass(frozen=True)
+class Program:
+    """What ``trace`` or ``replay`` runs: a scenario's variant, or a user's async function."""
 
+    title: str  # "sequential_vs_gather:gather" or "app.py main()"
+    stem: str  # for default file names: "sequential_vs_gather-gather", "app-main"
+    scenario: Any = None
+    variant: str = ""
+    latency: str = ""
+    func: Callable[[], Coroutine[Any, Any, Any]] | None = None
+
+
+def choose_program(
+    target: str | None, script: str | None, func: str, latency: str | None, verb: str
+) -> Program:
+    """The one program of ``SCENARIO:VARIANT`` or ``--script PATH.py --func NAME``.
+
+    Bad input is a UsageError naming it; ``verb`` (trace, replay) names the command in it.
     ``latency`` (already checked by the ``--latency`` flag) overrides the scenario's.
     """
     from asyncio_perf_lab.benchmarks.selection import select
 
+    if (target is None) == (script is None):
+        raise UsageError(f"{verb} needs exactly one of SCENARIO:VARIANT or --script PATH.py")
+    if script is not None:
+        if latency is not None:
+            raise UsageError("--latency applies to scenarios only, not to --script")
+        loaded = load_script(script, func)
+        return Program(f"{script} {func}()", f"{Path(script).stem}-{func}", func=loaded)
+    assert target is not None
     name, _, variant = target.partition(":")
-    selection = select([target])[0]
+    scenario = select([target])[0].scenario
     if not variant:
         raise UsageError(
-            f"trace needs one variant: {name}:VARIANT; allowed: "
-            f"{', '.join(selection.scenario.variants)}"
+            f"{verb} needs one variant: {name}:VARIANT; allowed: {', '.join(scenario.variants)}"
         )
-    return selection.scenario, variant, latency or selection.scenario.latency
+    return Program(
+        f"{scenario.name}:{variant}",
+        f"{scenario.name}-{variant}",
+        scenario,
+        variant,
+        latency or scenario.latency,
+    )
 
 
 def trace_variant(

@@ -24,6 +24,7 @@ __all__ = [
     "add_loop",
     "add_out",
     "add_profile",
+    "add_program",
     "add_targets",
     "argument_type",
     "console",
@@ -115,6 +116,16 @@ def latency_spec(text: str) -> str:
 def add_targets(parser: argparse.ArgumentParser) -> None:
     """SCENARIO[:VARIANT] ... (none: every scenario)."""
     parser.add_argument("targets", nargs="*", metavar="SCENARIO[:VARIANT]", help="default: all")
+
+
+def add_program(parser: argparse.ArgumentParser, verb: str) -> None:
+    """SCENARIO:VARIANT, or --script PATH.py [--func NAME]: what ``trace`` and ``replay`` run.
+
+    ``benchmarks.tracing.choose_program`` turns the three into one checked program.
+    """
+    parser.add_argument("target", nargs="?", metavar="SCENARIO:VARIANT")
+    parser.add_argument("--script", metavar="PATH.py", help=f"{verb} your own async program")
+    parser.add_argument("--func", default="main", help="async function of --script (default main)")
 
 
 def add_profile(parser: argparse.ArgumentParser, default: str) -> None:

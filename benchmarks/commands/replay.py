@@ -19,6 +19,7 @@ from asyncio_perf_lab.benchmarks.commands.common import (
     add_command,
     add_latency,
     add_loop,
+    add_program,
     argument_type,
     console,
 )
@@ -51,9 +52,7 @@ def add_parser(sub: Any) -> None:
         "on and what it printed; write a self-contained page that plays it, and findings.",
         "asyncio-lab replay ordering:call_soon --out call_soon.html",
     )
-    parser.add_argument("target", nargs="?", metavar="SCENARIO:VARIANT")
-    parser.add_argument("--script", metavar="PATH.py", help="replay your own async program")
-    parser.add_argument("--func", default="main", help="async function of --script (default main)")
+    add_program(parser, "replay")
     parser.add_argument(
         "--out", metavar="PAGE.html", help="default: results/replay-<scenario>-<variant>.html"
     )
@@ -72,41 +71,20 @@ def run(args: argparse.Namespace) -> int:
     """Record, write the page (and JSON) atomically, print a short summary."""
     from asyncio_perf_lab.benchmarks import tracing
 
-    if (args.target is None) == (args.script is None):
-        raise UsageError("replay needs exactly one of SCENARIO:VARIANT or --script PATH.py")
-    if args.script is not None:
-        if args.latency is not None:
-            raise UsageError("--latency applies to scenarios only, not to --script")
-        func = tracing.load_script(args.script, args.func)
-        title = f"{args.script} {args.func}()"
-        stem = f"{Path(args.script).stem}-{args.func}"
-    else:
-        scenario, variant = _resolve(args.target)
-        title, stem = args.target, f"{scenario.name}-{variant}"
+    program = tracing.choose_program(args.target, args.script, args.func, args.latency, "replay")
+    stem = program.stem
     out = Path(args.out) if args.out else DEFAULT_OUT_DIR / f"replay-{stem}.html"
     outputs = [out] + ([Path(args.json)] if args.json else [])
     for path in outputs:
         tracing.check_writable(path)
-    if args.script is not None:
-        replay, meta = _replay_script(func, args)
+    if program.func is not None:
+        replay, meta = _replay_script(program.func, args)
     else:
-        replay, meta = _replay_scenario(scenario, variant, args)
-    data = _to_json(replay, {**meta, "title": title, "loop": args.loop})
+        replay, meta = _replay_scenario(program.scenario, program.variant, args)
+    data = _to_json(replay, {**meta, "title": program.title, "loop": args.loop})
     _write(out, data, Path(args.json) if args.json else None)
     _summary(data, replay, out, args.json)
     return 1 if replay.error is not None else 0
-
-
-def _resolve(target: str) -> tuple[Any, str]:
-    from asyncio_perf_lab.benchmarks.selection import select
-
-    name, _, variant = target.partition(":")
-    scenario = select([target])[0].scenario
-    if not variant:
-        raise UsageError(
-            f"replay needs one variant: {name}:VARIANT; allowed: {', '.join(scenario.variants)}"
-        )
-    return scenario, variant
 
 
 def _replay_script(func: Any, args: argparse.Namespace) -> tuple[Any, dict[str, Any]]:

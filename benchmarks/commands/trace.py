@@ -20,6 +20,7 @@ from asyncio_perf_lab.benchmarks.commands.common import (
     add_latency,
     add_loop,
     add_out,
+    add_program,
     console,
 )
 from asyncio_perf_lab.benchmarks.probes.callbacks import DEFAULT_THRESHOLD_S
@@ -43,9 +44,7 @@ def add_parser(sub: Any) -> None:
         "callbacks with their lines, loop lag and request phases.",
         "asyncio-lab trace sequential_vs_gather:gather",
     )
-    parser.add_argument("target", nargs="?", metavar="SCENARIO:VARIANT")
-    parser.add_argument("--script", metavar="PATH.py", help="trace your own async program")
-    parser.add_argument("--func", default="main", help="async function of --script (default main)")
+    add_program(parser, "trace")
     add_out(parser, None, help="file to write (default: results/trace-<scenario>-<variant>.json)")
     add_loop(parser)
     parser.add_argument(
@@ -62,29 +61,19 @@ def run(args: argparse.Namespace) -> int:
     from asyncio_perf_lab.benchmarks import findings, tracing
     from asyncio_perf_lab.benchmarks.chrome_trace import LOOP_TID, PID, to_chrome_trace
 
-    if (args.target is None) == (args.script is None):
-        raise UsageError("trace needs exactly one of SCENARIO:VARIANT or --script PATH.py")
     if args.threshold_ms <= 0:
         raise UsageError(f"--threshold-ms must be > 0, got {args.threshold_ms:g}")
     threshold_s = args.threshold_ms / 1000
-    if args.script is not None:
-        if args.latency is not None:
-            raise UsageError("--latency applies to scenarios only, not to --script")
-        func = tracing.load_script(args.script, args.func)
-        stem = f"{Path(args.script).stem}-{args.func}"
-        out = Path(args.out) if args.out else DEFAULT_OUT_DIR / f"trace-{stem}.json"
-        tracing.check_writable(out)
-        probes, error, meta = tracing.trace_script(func, args.loop, threshold_s)
-        title = f"{args.script} {args.func}()"
+    program = tracing.choose_program(args.target, args.script, args.func, args.latency, "trace")
+    out = Path(args.out) if args.out else DEFAULT_OUT_DIR / f"trace-{program.stem}.json"
+    tracing.check_writable(out)
+    if program.func is not None:
+        probes, error, meta = tracing.trace_script(program.func, args.loop, threshold_s)
     else:
-        scenario, variant, latency = tracing.resolve_target(args.target, args.latency)
-        default = DEFAULT_OUT_DIR / f"trace-{scenario.name}-{variant}.json"
-        out = Path(args.out) if args.out else default
-        tracing.check_writable(out)
         probes, error, meta = tracing.trace_variant(
-            scenario, variant, latency, args.loop, threshold_s
+            program.scenario, program.variant, program.latency, args.loop, threshold_s
         )
-        title = f"{scenario.name}:{variant}"
+    title = program.title
     trace = to_chrome_trace(probes, title=title, metadata=meta)
     requests = probes.transports.exchanges() if probes.transports is not None else []
     trace["traceEvents"] += findings.transport_trace_events(requests, PID, LOOP_TID)

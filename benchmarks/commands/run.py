@@ -65,11 +65,11 @@ def run(args: argparse.Namespace) -> int:
     print_summary(path, err)
     if not args.no_report:
         from asyncio_perf_lab.reports import build_report
-        from asyncio_perf_lab.reports.results_file import ResultsFileError
+        from asyncio_perf_lab.reports.errors import UsageError
 
         try:
             err.print(f"report: {build_report(path)}", highlight=False)
-        except ResultsFileError as exc:
+        except UsageError as exc:  # the results file unreadable, or the page unwritable
             err.print(f"[red]report not written:[/] {exc}", highlight=False)
             return 1
     print(path)

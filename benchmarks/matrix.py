@@ -19,7 +19,7 @@ import re
 import subprocess
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -58,16 +58,8 @@ class Cell:
         return f"{self.python}-{self.loop}"
 
     def as_dict(self) -> dict[str, Any]:
-        """The cell's entry in matrix.json."""
-        return {
-            "python": self.python,
-            "loop": self.loop,
-            "status": self.status,
-            "detail": self.detail,
-            "executable": self.executable,
-            "results": self.results,
-            "wall_s": self.wall_s,
-        }
+        """The cell's entry in matrix.json: every field."""
+        return asdict(self)
 
 
 @dataclass

@@ -159,18 +159,11 @@ async def timed_run(base_url: str, latency: str, values: int = VALUES) -> Run:
     """One run: a fresh session, WARMUPS untimed calls, then ``values`` timed calls (seconds)."""
     from asyncio_perf_lab import scenarios
     from asyncio_perf_lab.benchmarks.context import open_context
+    from asyncio_perf_lab.benchmarks.selfbench.hand_timing import time_awaits
 
     scenario = scenarios.load(SCENARIO)
-    run = scenario.variants[VARIANT].run
     async with open_context(base_url, latency, scenario.workload) as ctx:
-        for _ in range(WARMUPS):
-            await run(ctx)
-        timed = []
-        for _ in range(values):
-            start = time.perf_counter()
-            await run(ctx)
-            timed.append(time.perf_counter() - start)
-    return timed
+        return await time_awaits(scenario.variants[VARIANT].run, ctx, values, WARMUPS)
 
 
 async def timed_rounds(base_url: str, case: Case, rounds: int) -> list[Round]:

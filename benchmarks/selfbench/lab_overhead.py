@@ -9,7 +9,6 @@ lab-overhead``).
 from __future__ import annotations
 
 import asyncio
-import time
 
 from rich.table import Table
 
@@ -18,6 +17,7 @@ from asyncio_perf_lab.benchmarks.commands.common import Parser, add_profile, con
 from asyncio_perf_lab.benchmarks.context import open_context
 from asyncio_perf_lab.benchmarks.profiles import PROFILES
 from asyncio_perf_lab.benchmarks.selection import select
+from asyncio_perf_lab.benchmarks.selfbench.hand_timing import time_awaits
 from asyncio_perf_lab.benchmarks.workers import WorkerTask, time_in_workers
 from asyncio_perf_lab.mockserver import MockServer, parse_latency
 from asyncio_perf_lab.reports.stats import median
@@ -27,15 +27,8 @@ async def bare_loop(
     base_url: str, scenario: scenarios.Scenario, variant: str, n: int
 ) -> list[float]:
     """What a careful person would write by hand: warm up once, then time each await."""
-    run = scenario.variants[variant].run
     async with open_context(base_url, scenario.latency, scenario.workload) as ctx:
-        await run(ctx)
-        values = []
-        for _ in range(n):
-            start = time.perf_counter()
-            await run(ctx)
-            values.append(time.perf_counter() - start)
-        return values
+        return await time_awaits(scenario.variants[variant].run, ctx, n)
 
 
 def main(argv: list[str] | None = None, prog: str = "asyncio-lab selfbench lab-overhead") -> int:

@@ -33,7 +33,7 @@ Exit codes: 0 pass, 1 any regression, 2 bad input, 3 inconclusive (and no regres
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal
@@ -59,15 +59,20 @@ __all__ = [
     "compare_samples",
     "confirm",
     "judge",
-    "noise_problems",
     "outlier_problems",
     "samples_of",
     "spread_problems",
 ]
 
 Outcome = Literal["pass", "regression", "improvement", "inconclusive", "new", "removed"]
-OUTCOMES: tuple[Outcome, ...] = ("regression", "inconclusive", "improvement", "pass", "new")
-OUTCOMES += ("removed",)
+OUTCOMES: tuple[Outcome, ...] = (
+    "regression",
+    "inconclusive",
+    "improvement",
+    "pass",
+    "new",
+    "removed",
+)
 EXIT_PASS, EXIT_REGRESSION, EXIT_BAD_INPUT, EXIT_INCONCLUSIVE = 0, 1, 2, 3
 COMPARISON_KIND = "asyncio-perf-lab/comparison"
 
@@ -221,12 +226,13 @@ def outlier_problems(values: Sequence[float], settings: GateSettings) -> list[st
     ]
 
 
-def noise_problems(values: Sequence[float], settings: GateSettings) -> list[str]:
-    """Every reason ``values`` are too noisy for a clean pass (spread, then outliers)."""
-    return spread_problems(values, settings) + outlier_problems(values, settings)
+Check = Callable[[Sequence[float], GateSettings], list[str]]
 
 
-def _both(check: Any, base: Sequence[float], head: Sequence[float], settings: Any) -> list[str]:
+def _both(
+    check: Check, base: Sequence[float], head: Sequence[float], settings: GateSettings
+) -> list[str]:
+    """A check's problems with either side, each named by its side."""
     return [f"base {p}" for p in check(base, settings)] + [
         f"head {p}" for p in check(head, settings)
     ]

@@ -164,7 +164,7 @@ def test_uvloop_records_task_steps_and_says_what_is_missing() -> None:
     data = recording_to_json(replay.recorder, meta={}, notes=replay.notes)
     assert step_order(data) == real.getvalue().split()
     assert any("ready queue" in note and "not visible" in note for note in data["notes"])
-    assert {s["running"] for s in data["steps"] if s["task"]} == {"main() main()"}
+    assert {s["running"] for s in data["steps"] if s["task"]} == {"main()"}
 
 
 def test_cli_writes_the_page_and_steps_json_of_a_gather_against_the_mock_server(

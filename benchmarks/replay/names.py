@@ -56,7 +56,8 @@ def coroutine_frames(coro: Any) -> Iterator[tuple[Any, int]]:
 def name_task_step(task: Any) -> Named:
     """A task step: the task's name and coroutine, placed where its coroutine resumes."""
     coro = task.get_coro()
-    label = f"{task.get_name()} {getattr(coro, '__qualname__', type(coro).__name__)}()"
+    call = f"{getattr(coro, '__qualname__', type(coro).__name__)}()"
+    label = call if task.get_name() == call else f"{task.get_name()} {call}"
     frames = list(coroutine_frames(coro))
     loc = locate(frames[::-1]) if frames else None
     starts = inspect.iscoroutine(coro) and inspect.getcoroutinestate(coro) == inspect.CORO_CREATED

@@ -132,6 +132,7 @@ class Recorder:
         self._ssock_fd: int | None = None
         self._io_names: dict[int, tuple[Any, str | None, str | None, str | None]] = {}
         self._stop_marker: Any = None
+        self._harness: Any = None  # the task that installed the recorder: not the program
 
     # Installing ---------------------------------------------------------------------------------
     def install(self, loop: asyncio.AbstractEventLoop | None = None) -> None:
@@ -159,6 +160,7 @@ class Recorder:
         self._ssock_fd = ssock.fileno() if ssock is not None else None
         self._stdout = sys.stdout
         sys.stdout = StdoutTee(sys.stdout, self, self.echo)
+        self._harness = asyncio.current_task(loop)
         self.t0 = _clock()
         self.loop_t0 = loop.time()
 
@@ -270,6 +272,7 @@ class Recorder:
                     ready_queue, self._ready_len, self._ready_len + READY_SHOWN
                 )
                 if h._callback is not self._stop_marker
+                and getattr(h._callback, "__self__", None) is not self._harness
             ]
         if len(loop._scheduled) > self._timers_before:  # type: ignore[union-attr]
             known = self._serials

@@ -20,7 +20,8 @@ from asyncio_perf_lab import scenarios
 from asyncio_perf_lab.benchmarks.chrome_trace import check_trace, to_chrome_trace
 from asyncio_perf_lab.benchmarks.loops import available_loops, new_event_loop
 from asyncio_perf_lab.benchmarks.probe_run import probe_variant
-from asyncio_perf_lab.benchmarks.probes.callbacks import CallbackProbe, snapshot
+from asyncio_perf_lab.benchmarks.probes.callbacks import CallbackProbe
+from asyncio_perf_lab.benchmarks.probes.locations import snapshot
 from asyncio_perf_lab.benchmarks.probes.requests import PHASES, RequestTracer
 from asyncio_perf_lab.benchmarks.probes.session import ProbeSession
 from asyncio_perf_lab.mockserver import MockServer
@@ -263,7 +264,8 @@ async def test_a_second_probe_on_the_same_loop_is_refused_cleanly() -> None:
 def test_probes_never_switch_on_debug_mode() -> None:
     """No probe module, the probe run or the trace command turns asyncio debug mode on."""
     files = [*sorted((ROOT / "benchmarks" / "probes").glob("*.py"))]
-    files += [ROOT / "benchmarks" / "probe_run.py", ROOT / "benchmarks" / "trace_cmd.py"]
+    files += [ROOT / "benchmarks" / name for name in ("probe_run.py", "tracing.py")]
+    files += [ROOT / "benchmarks" / "commands" / "trace.py"]
     for path in files:
         text = path.read_text()
         assert "set_debug(" not in text, path.name

@@ -23,9 +23,9 @@ from asyncio_perf_lab.benchmarks.commands.common import (
     add_program,
     console,
 )
-from asyncio_perf_lab.benchmarks.probes.callbacks import DEFAULT_THRESHOLD_S
 from asyncio_perf_lab.benchmarks.probes.requests import PHASES
 from asyncio_perf_lab.benchmarks.probes.session import ProbeSession
+from asyncio_perf_lab.benchmarks.probes.watchdog import DEFAULT_THRESHOLD_S
 from asyncio_perf_lab.reports.errors import UsageError
 from asyncio_perf_lab.reports.stats import quantile
 

@@ -10,36 +10,24 @@ Eager tasks (Python 3.12+, ``asyncio.eager_task_factory``) run their first step 
 inside the callback that creates them. The probe wraps the loop's task factory to time that
 step, and attributes it to the new task rather than to its creator.
 
-``Watchdog`` is a thread that, while the loop has been stuck in one callback for over half the
-threshold, samples the loop thread's frame (``sys._current_frames()``) and keeps the deepest
-frame of user code: not asyncio, selectors, the standard library, site-packages or the lab's
-own harness (``benchmarks/``); the deepest library frame is kept beside it as ``inner``. A
-callback stuck in C code that holds the GIL (``json.loads``) cannot be sampled until it
-returns; then the line its task stopped at next stands in (``located="next-await"``). On
-uvloop, whose callbacks run in C and never call ``Handle._run``, the watchdog is the only
-source: it watches the lag probe's heartbeat instead and names the task with
-``asyncio.current_task``.
+Which line a long callback was on comes from the watchdog thread (``probes.watchdog``); a
+callback stuck in C code that holds the GIL (``json.loads``) cannot be sampled until it returns,
+so the line its task stopped at next stands in (``located="next-await"``).
 """
 
 from __future__ import annotations
 
 import asyncio
 import inspect
-import os
-import sys
-import sysconfig
-import threading
 import time
-from collections import Counter
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
-DEFAULT_THRESHOLD_S = 0.020
+from asyncio_perf_lab.benchmarks.probes.locations import Location, suspended_location
+from asyncio_perf_lab.benchmarks.probes.watchdog import DEFAULT_THRESHOLD_S
+
 MAX_RECORDS = 200_000  # beyond this, callbacks under COMPACT_BELOW_S are dropped (and counted)
 COMPACT_BELOW_S = 0.001
-STACK_DEPTH = 6  # user frames kept per blocking location
 
 _TASK_TYPES: tuple[type, ...] = tuple(
     {asyncio.Task, getattr(asyncio.tasks, "_PyTask", asyncio.Task)}
@@ -274,197 +262,3 @@ def _ran_eagerly(task: Any) -> bool:
         return inspect.getcoroutinestate(coro) != inspect.CORO_CREATED
     except (AttributeError, TypeError):
         return False
-
-
-# Locating the running line -----------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Location:
-    """Where the loop thread was: the deepest user frame, and the innermost visible one."""
-
-    where: str  # "path:line" of the deepest frame in user code
-    function: str
-    inner: str | None = None  # "path:line in func" of a deeper library frame, if any
-    stack: tuple[str, ...] = ()  # user frames, innermost first: "path:line in func"
-
-
-# The lab's harness (benchmarks/, probes included) runs the code under test; it is never the
-# answer to "which line blocked", and naming it as a caller is noise.
-_HARNESS_DIR = str(Path(__file__).resolve().parent.parent) + os.sep
-_ASYNCIO_DIR = str(Path(asyncio.__file__).resolve().parent) + os.sep
-_ALWAYS_HIDDEN = (_HARNESS_DIR, _ASYNCIO_DIR)
-_HIDDEN_FILES = {str(Path(m.__file__).resolve()) for m in (threading,) if m.__file__} | {
-    str(Path(sysconfig.get_paths()["stdlib"]) / name) for name in ("selectors.py", "runpy.py")
-}
-_LIB_DIRS = tuple(
-    sorted(
-        {
-            str(Path(p).resolve()) + os.sep
-            for key in ("stdlib", "platstdlib", "purelib", "platlib")
-            if (p := sysconfig.get_paths().get(key))
-        },
-        key=len,
-        reverse=True,
-    )
-)
-_HIDDEN, _LIBRARY, _USER = 0, 1, 2
-_kinds: dict[Any, tuple[int, str]] = {}
-
-
-def _classify(code: Any) -> tuple[int, str]:
-    """(kind, display path) of a code object's file, cached: the watchdog holds the GIL here."""
-    cached = _kinds.get(code)
-    if cached is not None:
-        return cached
-    filename = code.co_filename
-    if filename.startswith("<"):
-        result = (_HIDDEN if filename.startswith("<frozen") else _USER, filename)
-    else:
-        path = os.path.realpath(filename)
-        if path.startswith(_ALWAYS_HIDDEN) or path in _HIDDEN_FILES:
-            result = (_HIDDEN, path)
-        else:
-            lib = next((d for d in _LIB_DIRS if path.startswith(d)), "")
-            result = (_LIBRARY, path[len(lib) :]) if lib else (_USER, _display(path))
-    _kinds[code] = result
-    return result
-
-
-def _display(path: str) -> str:
-    cwd = os.getcwd() + os.sep
-    return path[len(cwd) :] if path.startswith(cwd) else path
-
-
-def snapshot(frame: Any) -> list[tuple[Any, int]]:
-    """(code, line) of a stack, innermost first: plain data, so no frame object is kept.
-
-    Holding a frame after its function returns makes the frame own that function's locals; if
-    the watchdog held it, it would free them later, on its own thread, holding the GIL.
-    """
-    stack = []
-    while frame is not None:
-        stack.append((frame.f_code, frame.f_lineno))
-        frame = frame.f_back
-    return stack
-
-
-def locate(stack: list[tuple[Any, int]]) -> Location | None:
-    """The deepest user frame of a ``snapshot`` (innermost first), skipping asyncio and probes."""
-    visible = None
-    users: list[str] = []
-    for code, line in stack:
-        kind, path = _classify(code)
-        if kind == _USER:
-            users.append(f"{path}:{line} in {code.co_qualname}")
-            if len(users) == 1:
-                first = (code, line, path)
-            if len(users) == STACK_DEPTH:
-                break
-        elif kind == _LIBRARY and visible is None and not users:
-            visible = (code, line, path)
-    if users:
-        code, line, path = first
-        inner = f"{visible[2]}:{visible[1]} in {visible[0].co_qualname}" if visible else None
-        return Location(f"{path}:{line}", code.co_qualname, inner, tuple(users))
-    if visible is not None:
-        code, line, path = visible
-        return Location(f"{path}:{line}", code.co_qualname)
-    return None
-
-
-def suspended_location(task: Any) -> Location | None:
-    """Where a task's coroutine chain is suspended now (its innermost user frame)."""
-    stack = []
-    obj = task.get_coro() if hasattr(task, "get_coro") else None
-    for _ in range(64):
-        frame = getattr(obj, "cr_frame", None) or getattr(obj, "gi_frame", None)
-        if frame is None:
-            break
-        stack.append((frame.f_code, frame.f_lineno))
-        obj = getattr(obj, "cr_await", None) or getattr(obj, "gi_yieldfrom", None)
-    for code, line in reversed(stack):  # innermost first
-        kind, path = _classify(code)
-        if kind == _USER:
-            return Location(f"{path}:{line}", code.co_qualname)
-    return None
-
-
-# The watchdog ------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Sample:
-    """One look at the loop thread while it was stuck."""
-
-    t: float  # perf_counter()
-    location: Location
-    task: str | None
-
-
-@dataclass
-class Watchdog:
-    """A thread that samples the loop thread's frame while one callback runs too long.
-
-    ``stalled_since()`` returns the perf_counter() moment the loop got stuck (the running
-    callback's start, or the heartbeat's due time), or 0.0 when it is not stuck; the loop is
-    sampled once that is over ``threshold_s / 2`` old, so callbacks just over the threshold are
-    caught too.
-    """
-
-    stalled_since: Callable[[], float]
-    threshold_s: float = DEFAULT_THRESHOLD_S
-    loop: asyncio.AbstractEventLoop | None = None  # set: name the task via current_task (uvloop)
-    poll_s: float = 0.0
-    samples: list[Sample] = field(default_factory=list)
-    busy_s: float = 0.0  # time this thread spent holding the GIL (the cost it adds)
-    wakeups: int = 0
-    _thread: threading.Thread | None = None
-    _stop: threading.Event = field(default_factory=threading.Event)
-    _target: int = 0
-
-    def start(self) -> None:
-        """Watch the calling thread (the loop thread) until ``stop()``."""
-        self._target = threading.get_ident()
-        if not self.poll_s:
-            self.poll_s = min(0.005, max(0.001, self.threshold_s / 4))
-        self._stop.clear()
-        self._thread = threading.Thread(target=self._watch, name="lab-probe-watchdog", daemon=True)
-        self._thread.start()
-
-    def stop(self) -> None:
-        """Stop and join the thread (idempotent)."""
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join()
-            self._thread = None
-
-    def _watch(self) -> None:
-        trigger = self.threshold_s / 2
-        while not self._stop.wait(self.poll_s):
-            began = time.perf_counter()
-            self.wakeups += 1
-            since = self.stalled_since()
-            if since and began - since >= trigger:
-                # Copy the stack out at once; classifying it (with syscalls that release the
-                # GIL) comes after, when no frame object is held any more.
-                stack = snapshot(sys._current_frames().get(self._target))
-                t = time.perf_counter()
-                task = None
-                if self.loop is not None:
-                    current = asyncio.current_task(self.loop)
-                    task = current.get_name() if current is not None else None
-                    del current
-                location = locate(stack)
-                if location is not None:
-                    self.samples.append(Sample(t, location, task))
-            self.busy_s += time.perf_counter() - began
-
-
-def best_location(samples: list[Sample], start: float, threshold_s: float) -> Location | None:
-    """The most frequent location among samples, preferring those taken past the threshold."""
-    late = [s for s in samples if s.t - start >= threshold_s] or samples
-    if not late:
-        return None
-    counts = Counter(s.location for s in late)
-    return counts.most_common(1)[0][0]

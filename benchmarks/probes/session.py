@@ -16,18 +16,20 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from asyncio_perf_lab.benchmarks.probes.callbacks import (
-    DEFAULT_THRESHOLD_S,
     PROBE_LABELS,
     CallbackProbe,
-    Location,
-    Sample,
-    Watchdog,
-    best_location,
     supports_callbacks,
 )
 from asyncio_perf_lab.benchmarks.probes.lag import DEFAULT_INTERVAL_S, LoopLagProbe
+from asyncio_perf_lab.benchmarks.probes.locations import Location
 from asyncio_perf_lab.benchmarks.probes.requests import RequestTracer, trace_new_sessions
 from asyncio_perf_lab.benchmarks.probes.transports import TransportProbe
+from asyncio_perf_lab.benchmarks.probes.watchdog import (
+    DEFAULT_THRESHOLD_S,
+    Sample,
+    Watchdog,
+    best_location,
+)
 
 MAX_TIMELINE = 3000
 MAX_BLOCKING = 100

@@ -22,7 +22,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from asyncio_perf_lab.benchmarks.probes.callbacks import locate, snapshot
+from asyncio_perf_lab.benchmarks.probes.locations import locate, snapshot
 
 __all__ = ["Connection", "Exchange", "TransportProbe"]
 

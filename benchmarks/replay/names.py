@@ -15,7 +15,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from asyncio_perf_lab.benchmarks.probes.callbacks import callback_label, locate
+from asyncio_perf_lab.benchmarks.probes.callbacks import callback_label
+from asyncio_perf_lab.benchmarks.probes.locations import locate
 
 __all__ = ["Named", "coroutine_frames", "name_callback", "name_task_step"]
 

@@ -20,6 +20,7 @@ from asyncio_perf_lab.reports import (
     build_report,
     build_trend,
 )
+from asyncio_perf_lab.reports.budgets import over_budget
 from asyncio_perf_lab.reports.chart_style import inline_svg
 from asyncio_perf_lab.reports.charts_timeline import Lane, callback_spans, timeline_chart
 from asyncio_perf_lab.reports.errors import PageWriteError
@@ -213,6 +214,18 @@ def test_over_budget_is_flagged(tmp_path: Path) -> None:
     page = build_report(write_results(tmp_path, data)).read_text(encoding="utf-8")
     assert '<span class="budget-over">over budget</span>' in page
     assert '<span class="budget-ok">ok</span>' in page
+
+
+@pytest.mark.parametrize("budget_over_ratio", [0.99, 1.0, 1.01])
+def test_page_and_check_budgets_apply_one_rule(budget_over_ratio: float) -> None:
+    """The page's budget status and ``--check-budgets`` agree, at the boundary too."""
+    data = synthetic_results()
+    gather = data["scenarios"][0]["variants"][1]
+    gather["budget"] = gather["stats"]["median"] / gather["ideal_s"] * budget_over_ratio
+    shown = report_view(data).scenarios[0].variants[1].budget
+    over = [check.key for check in over_budget(data)]
+    assert (shown == "over budget") == ("sequential_vs_gather:gather" in over)
+    assert shown == ("over budget" if budget_over_ratio < 1 else "ok")
 
 
 def test_headline_is_computed_from_the_numbers(synthetic: tuple[dict[str, Any], str]) -> None:

@@ -14,10 +14,10 @@ from asyncio_perf_lab.benchmarks.commands.common import (
     add_out,
     add_profile,
     add_targets,
+    bounded,
     console,
     progress_bar,
 )
-from asyncio_perf_lab.reports.errors import UsageError
 
 
 def add_parser(sub: Any) -> None:
@@ -36,7 +36,11 @@ def add_parser(sub: Any) -> None:
     parser.add_argument("--head", metavar="REV", help="default: the working tree, as it is")
     add_profile(parser, default="quick")
     parser.add_argument(
-        "--rounds", type=int, default=DEFAULT_ROUNDS, metavar="N", help="ABBA rounds (default 2)"
+        "--rounds",
+        type=bounded(int, 1, 1000, "--rounds"),
+        default=DEFAULT_ROUNDS,
+        metavar="N",
+        help=f"ABBA rounds (default {DEFAULT_ROUNDS})",
     )
     parser.add_argument(
         "--no-rerun", action="store_true", help="judge flagged variants without re-run"
@@ -54,8 +58,6 @@ def run(args: argparse.Namespace) -> int:
     from asyncio_perf_lab.benchmarks.workers import RunError
     from asyncio_perf_lab.reports.gate import GateSettings
 
-    if args.rounds < 1:
-        raise UsageError(f"--rounds must be at least 1, not {args.rounds}")
     config = ABConfig(
         base=args.base,
         head=args.head,

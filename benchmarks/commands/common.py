@@ -27,6 +27,7 @@ __all__ = [
     "add_program",
     "add_targets",
     "argument_type",
+    "bounded",
     "console",
     "latency_spec",
     "loop_name",
@@ -90,6 +91,21 @@ def argument_type(check: Callable[[str], Any]) -> Callable[[str], Any]:
             raise argparse.ArgumentTypeError(str(exc)) from None
 
     parse.__name__ = check.__name__  # argparse names the type in some messages
+    return parse
+
+
+def bounded(kind: type[int] | type[float], low: float, high: float, name: str) -> Any:
+    """An argparse type: a ``kind`` number from ``low`` to ``high``, else one line naming both."""
+
+    def parse(text: str) -> Any:
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a {kind.__name__}") from None
+        if not low <= value <= high:
+            raise argparse.ArgumentTypeError(f"{name} {text} is outside {low:g}..{high:g}")
+        return value
+
     return parse
 
 

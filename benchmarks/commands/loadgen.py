@@ -11,23 +11,10 @@ import json
 from typing import Any
 from urllib.parse import urlsplit
 
-from asyncio_perf_lab.benchmarks.commands.common import add_command, add_loop
+from asyncio_perf_lab.benchmarks.commands.common import add_command, add_loop, bounded
 from asyncio_perf_lab.scenarios.loadgen import DEFAULT_TIMEOUT_S, MAX_RATE, MAX_REQUESTS, describe
 
 LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")
-
-
-def _bounded(kind: type, low: float, high: float, name: str) -> Any:
-    def parse(text: str) -> Any:
-        try:
-            value = kind(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"{text!r} is not a {kind.__name__}") from None
-        if not low <= value <= high:
-            raise argparse.ArgumentTypeError(f"{name} {text} is outside {low:g}..{high:g}")
-        return value
-
-    return parse
 
 
 def _loopback_url(text: str) -> str:
@@ -51,14 +38,14 @@ def add_parser(sub: Any) -> None:
     )
     parser.add_argument("path", help="path and query on the mock API, e.g. /work/cpu?ms=3")
     parser.add_argument(
-        "--requests", type=_bounded(int, 1, MAX_REQUESTS, "--requests"), default=1000
+        "--requests", type=bounded(int, 1, MAX_REQUESTS, "--requests"), default=1000
     )
     parser.add_argument(
-        "--rate", type=_bounded(float, 0.001, MAX_RATE, "--rate"), default=1000.0, help="per s"
+        "--rate", type=bounded(float, 0.001, MAX_RATE, "--rate"), default=1000.0, help="per s"
     )
     parser.add_argument(
         "--timeout",
-        type=_bounded(float, 0.001, 600, "--timeout"),
+        type=bounded(float, 0.001, 600, "--timeout"),
         default=DEFAULT_TIMEOUT_S,
         help="abandon a request this many seconds after its intended start",
     )

@@ -42,6 +42,8 @@ class RunConfig:
     loop: str = "asyncio"
     latency_override: str | None = None
     out_dir: Path = field(default_factory=lambda: Path("results"))
+    scenarios: Path | None = None  # a user's scenario folder (workers import from it)
+    routes: Path | None = None  # a user's routes file for the mock server
 
 
 def result_preview(result: Any, limit: int = 2000) -> str:
@@ -82,8 +84,10 @@ def run_scenario(
     """Calibrate, time and probe the selected variants of one scenario."""
     scenario = selection.scenario
     workload = scenario.tiny if config.profile.tiny_workload else scenario.workload
-    latency = config.latency_override or scenario.latency
-    latency_s = parse_latency(latency).nominal_s
+    # "" sends no latency (a scenario's LATENCY None): each route's own applies; ideal models
+    # then get 0 and use the route figures they carry in their workload.
+    latency = config.latency_override or scenario.latency or ""
+    latency_s = parse_latency(latency).nominal_s if latency else 0.0
     cpu_s = scenario.calibrate(workload) if scenario.calibrate else {}
     machine = Machine(cpu_s=cpu_s)
     records, benches, results = [], [], {}
@@ -100,7 +104,13 @@ def run_scenario(
         probe["result"] = result_preview(results[name])
         call_s = max(ideal_s, min(probe["wall_s"], probe["warm_wall_s"]))
         timed = WorkerTask(
-            scenario.name, name, server.url, latency, scenario.constants(workload), config.loop
+            scenario.name,
+            name,
+            server.url,
+            latency,
+            scenario.constants(workload),
+            config.loop,
+            options=(f"--scenarios={config.scenarios}",) if config.scenarios else (),
         )
         bench = time_in_workers(timed, config.profile, call_s)
         records.append(variant_record(name, variant, ideal_s, list(bench.get_values()), probe))
@@ -144,7 +154,7 @@ def run(config: RunConfig, progress: Progress | None = None) -> Path:
     task = progress.add_task("starting", total=total) if progress is not None else None
     entries, benches = [], []
     with (
-        MockServer(latency="0ms") as server,
+        MockServer(latency="0ms", routes=config.routes) as server,
         asyncio.Runner(loop_factory=lambda: new_event_loop(config.loop)) as loop_runner,
     ):
         for selection in config.selections:
@@ -162,6 +172,8 @@ def run(config: RunConfig, progress: Progress | None = None) -> Path:
             "profile": config.profile.name,
             "loop": config.loop,
             "latency_override": config.latency_override,
+            "scenarios_dir": str(config.scenarios) if config.scenarios else None,
+            "routes": str(config.routes) if config.routes else None,
             "wall_s": time.perf_counter() - started,
             "pyperf": config.profile.as_dict(),
             "env": env,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 from asyncio_perf_lab import scenarios
 from asyncio_perf_lab.reports.errors import UsageError
@@ -17,20 +18,24 @@ class Selection:
     variants: tuple[str, ...]
 
 
-def select(specs: list[str]) -> list[Selection]:
-    """Resolve specs (all when empty); an unknown name raises UsageError listing the allowed."""
+def select(specs: list[str], folder: str | Path | None = None) -> list[Selection]:
+    """Resolve specs (all when empty); an unknown name raises UsageError listing the allowed.
+
+    ``folder``: a user's scenario folder; its scenarios can be named, and are the default.
+    """
     if not specs:
-        return [Selection(s, tuple(s.variants)) for s in scenarios.all_scenarios()]
+        return [Selection(s, tuple(s.variants)) for s in scenarios.all_scenarios(folder)]
+    known = scenarios.names(folder)
     chosen: dict[str, list[str]] = {}
     for spec in specs:
         name, _, variant = spec.partition(":")
-        if name not in scenarios.NAMES:
-            raise UsageError(f"unknown scenario {name!r}; allowed: {', '.join(scenarios.NAMES)}")
+        if name not in known:
+            raise UsageError(f"unknown scenario {name!r}; allowed: {', '.join(known)}")
         wanted = chosen.setdefault(name, [])
         if not variant:
-            wanted.extend(scenarios.load(name).variants)
+            wanted.extend(scenarios.load(name, folder).variants)
             continue
-        allowed = scenarios.load(name).variants
+        allowed = scenarios.load(name, folder).variants
         if variant not in allowed:
             raise UsageError(
                 f"unknown variant {variant!r} of {name}; allowed: {', '.join(allowed)}"
@@ -38,7 +43,7 @@ def select(specs: list[str]) -> list[Selection]:
         wanted.append(variant)
     selections = []
     for name, wanted in chosen.items():
-        scenario = scenarios.load(name)
+        scenario = scenarios.load(name, folder)
         selections.append(
             Selection(scenario, tuple(v for v in scenario.variants if v in set(wanted)))
         )

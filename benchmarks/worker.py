@@ -18,7 +18,7 @@ from typing import Any
 
 import pyperf
 
-OUR_ARGS = ("scenario", "variant", "base_url", "latency", "workload", "loop")
+OUR_ARGS = ("scenario", "variant", "base_url", "latency", "workload", "loop", "scenarios")
 
 WORKER_MODULE = "asyncio_perf_lab.benchmarks.worker"  # what `python -m` runs in a worker
 
@@ -32,7 +32,7 @@ class WarmVariant:
         from asyncio_perf_lab.benchmarks.context import open_context
         from asyncio_perf_lab.benchmarks.loops import new_event_loop
 
-        scenario = scenarios.load(args.scenario)
+        scenario = scenarios.load(args.scenario, args.scenarios)
         workload = type(scenario.workload)(**json.loads(args.workload))
         self.run = scenario.variants[args.variant].run
         self.loop = new_event_loop(args.loop)
@@ -69,7 +69,8 @@ def time_variant(loops: int, args: argparse.Namespace) -> float:
 def add_cmdline_args(cmd: list[str], args: argparse.Namespace) -> None:
     """Hand our settings to each worker process on its command line."""
     for name in OUR_ARGS:
-        cmd.append(f"--{name.replace('_', '-')}={getattr(args, name)}")
+        if getattr(args, name) is not None:
+            cmd.append(f"--{name.replace('_', '-')}={getattr(args, name)}")
 
 
 def main() -> None:
@@ -78,14 +79,15 @@ def main() -> None:
     parser.add_argument("--scenario", required=True)
     parser.add_argument("--variant", required=True)
     parser.add_argument("--base-url", required=True)
-    parser.add_argument("--latency", required=True)
+    parser.add_argument("--latency", required=True, help="empty: send none (routes decide)")
     parser.add_argument("--workload", required=True, help="workload fields as JSON")
     parser.add_argument("--loop", default="asyncio")
+    parser.add_argument("--scenarios", default=None, help="a user's scenario folder")
     args = runner.parse_args()
     metadata: dict[str, Any] = {
         "scenario": args.scenario,
         "variant": args.variant,
-        "latency": args.latency,
+        "latency": args.latency or "per route",  # pyperf refuses empty metadata
         "event_loop": args.loop,
     }
     runner.bench_time_func(f"{args.scenario}:{args.variant}", time_variant, args, metadata=metadata)

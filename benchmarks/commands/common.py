@@ -11,6 +11,7 @@ import argparse
 import os
 import sys
 from collections.abc import Callable
+from pathlib import Path
 from typing import IO, Any, NoReturn
 
 from rich.console import Console
@@ -25,9 +26,10 @@ __all__ = [
     "add_out",
     "add_profile",
     "add_program",
+    "add_routes",
+    "add_scenarios",
     "add_targets",
     "argument_type",
-    "bounded",
     "console",
     "latency_spec",
     "loop_name",
@@ -94,21 +96,6 @@ def argument_type(check: Callable[[str], Any]) -> Callable[[str], Any]:
     return parse
 
 
-def bounded(kind: type[int] | type[float], low: float, high: float, name: str) -> Any:
-    """An argparse type: a ``kind`` number from ``low`` to ``high``, else one line naming both."""
-
-    def parse(text: str) -> Any:
-        try:
-            value = kind(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"{text!r} is not a {kind.__name__}") from None
-        if not low <= value <= high:
-            raise argparse.ArgumentTypeError(f"{name} {text} is outside {low:g}..{high:g}")
-        return value
-
-    return parse
-
-
 def loop_name(text: str) -> str:
     """An event loop importable here; anything else names what is allowed."""
     from asyncio_perf_lab.benchmarks.loops import LOOPS, available_loops
@@ -127,6 +114,49 @@ def latency_spec(text: str) -> str:
 
     parse_latency(text)
     return text
+
+
+def scenarios_folder(text: str) -> Path:
+    """A folder of user scenario modules, each imported and checked against the contract now."""
+    from asyncio_perf_lab import scenarios
+    from asyncio_perf_lab.mockserver import parse_latency
+
+    for name, scenario in scenarios.user_scenarios(text).items():
+        if scenario.latency is not None:
+            try:
+                parse_latency(scenario.latency)
+            except ValueError as exc:
+                raise ValueError(f"{Path(text) / name}.py: LATENCY: {exc}") from None
+    return Path(text).resolve()
+
+
+def routes_file(text: str) -> Path:
+    """A routes TOML file the mock server accepts, checked now (one line naming route, field)."""
+    from asyncio_perf_lab.mockserver import load_routes
+
+    load_routes(text)  # RoutesError is a ValueError: one line
+    return Path(text).resolve()
+
+
+def add_scenarios(parser: argparse.ArgumentParser) -> None:
+    """--scenarios DIR: a folder of your scenario modules (a run without names runs them)."""
+    parser.add_argument(
+        "--scenarios",
+        type=argument_type(scenarios_folder),
+        metavar="DIR",
+        help="a folder of your scenario modules (*.py not starting with _); without names, "
+        "its scenarios are the ones run; built-ins can still be named",
+    )
+
+
+def add_routes(parser: argparse.ArgumentParser) -> None:
+    """--routes FILE: your API's routes (TOML) served by the mock server beside the built-ins."""
+    parser.add_argument(
+        "--routes",
+        type=argument_type(routes_file),
+        metavar="FILE",
+        help="a TOML file of your API's routes for the mock server (docs/your-own-code.md)",
+    )
 
 
 def add_targets(parser: argparse.ArgumentParser) -> None:

@@ -5,18 +5,19 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from asyncio_perf_lab.benchmarks.commands.common import add_command, console
+from asyncio_perf_lab.benchmarks.commands.common import add_command, add_scenarios, console
 
 
 def add_parser(sub: Any) -> None:
     """Register ``list``."""
-    add_command(
+    parser = add_command(
         sub,
         "list",
         "list scenarios and variants",
         "List every scenario and its variants, marking the anti-patterns.",
         "asyncio-lab list",
     )
+    add_scenarios(parser)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -28,7 +29,7 @@ def run(args: argparse.Namespace) -> int:
     table = Table(title="scenarios and variants")
     for column in ("scenario", "variant", "label", "anti-pattern", "why"):
         table.add_column(column)
-    for scenario in scenarios.all_scenarios():
+    for scenario in scenarios.all_scenarios(args.scenarios):
         for i, (name, variant) in enumerate(scenario.variants.items()):
             table.add_row(
                 scenario.name if i == 0 else "",

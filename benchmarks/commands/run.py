@@ -12,6 +12,8 @@ from asyncio_perf_lab.benchmarks.commands.common import (
     add_loop,
     add_out,
     add_profile,
+    add_routes,
+    add_scenarios,
     add_targets,
     console,
     progress_bar,
@@ -29,6 +31,8 @@ def add_parser(sub: Any) -> None:
         "asyncio-lab run sequential_vs_gather --profile quick",
     )
     add_targets(parser)
+    add_scenarios(parser)
+    add_routes(parser)
     add_profile(parser, default="default")
     add_latency(parser, help="override every scenario's latency")
     add_loop(parser)
@@ -50,11 +54,13 @@ def run(args: argparse.Namespace) -> int:
 
     err = console()
     config = runner.RunConfig(
-        selections=select(args.targets),
+        selections=select(args.targets, args.scenarios),
         profile=PROFILES[args.profile],
         loop=args.loop,
         latency_override=args.latency,
         out_dir=Path(args.out),
+        scenarios=args.scenarios,
+        routes=args.routes,
     )
     try:
         with progress_bar(err, label_width=40) as progress:

@@ -30,6 +30,7 @@ __all__ = [
     "add_scenarios",
     "add_targets",
     "argument_type",
+    "bounded",
     "console",
     "latency_spec",
     "loop_name",
@@ -93,6 +94,22 @@ def argument_type(check: Callable[[str], Any]) -> Callable[[str], Any]:
             raise argparse.ArgumentTypeError(str(exc)) from None
 
     parse.__name__ = check.__name__  # argparse names the type in some messages
+    return parse
+
+
+def bounded(kind: type[int] | type[float], low: float, high: float, name: str) -> Any:
+    """An argparse type: a ``kind`` number from ``low`` to ``high``, else one line naming both."""
+
+    def parse(text: str) -> Any:
+        try:
+            value = kind(text)
+        except ValueError:
+            what = "a whole number" if kind is int else "a number"
+            raise argparse.ArgumentTypeError(f"{text!r} is not {what}") from None
+        if not low <= value <= high:
+            raise argparse.ArgumentTypeError(f"{name} {text} is outside {low:g}..{high:g}")
+        return value
+
     return parse
 
 

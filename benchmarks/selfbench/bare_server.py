@@ -7,12 +7,12 @@ Usage: ``python -m asyncio_perf_lab.benchmarks.selfbench.bare_server [--port 0] 
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import json
 
 from aiohttp import web
 
+from asyncio_perf_lab.benchmarks.commands.common import Parser, bounded
 from asyncio_perf_lab.mockserver.fakedata import user
 from asyncio_perf_lab.mockserver.server import serve
 
@@ -26,10 +26,12 @@ async def user_handler(request: web.Request) -> web.Response:
 
 def main() -> int:
     """Serve the bare app until SIGTERM/SIGINT (or stdin EOF with --watch-stdin)."""
-    parser = argparse.ArgumentParser(
-        prog="python -m asyncio_perf_lab.benchmarks.selfbench.bare_server", description=__doc__
+    parser = Parser(
+        prog="python -m asyncio_perf_lab.benchmarks.selfbench.bare_server",
+        description=__doc__.splitlines()[0],
+        epilog="Example: python -m asyncio_perf_lab.benchmarks.selfbench.bare_server --port 0",
     )
-    parser.add_argument("--port", type=int, default=0)
+    parser.add_argument("--port", type=bounded(int, 0, 65535, "--port"), default=0)
     parser.add_argument("--watch-stdin", action="store_true")
     args = parser.parse_args()
     app = web.Application()

@@ -51,12 +51,18 @@ class Program:
 
 
 def choose_program(
-    target: str | None, script: str | None, func: str, latency: str | None, verb: str
+    target: str | None,
+    script: str | None,
+    func: str,
+    latency: str | None,
+    verb: str,
+    scenarios_dir: Path | None = None,
 ) -> Program:
     """The one program of ``SCENARIO:VARIANT`` or ``--script PATH.py --func NAME``.
 
     Bad input is a UsageError naming it; ``verb`` (trace, replay) names the command in it.
-    ``latency`` (already checked by the ``--latency`` flag) overrides the scenario's.
+    ``latency`` (already checked by the ``--latency`` flag) overrides the scenario's;
+    ``scenarios_dir``: a user's scenario folder, whose scenarios can be named too.
     """
     from asyncio_perf_lab.benchmarks.selection import select
 
@@ -69,7 +75,7 @@ def choose_program(
         return Program(f"{script} {func}()", f"{Path(script).stem}-{func}", func=loaded)
     assert target is not None
     name, _, variant = target.partition(":")
-    scenario = select([target])[0].scenario
+    scenario = select([target], scenarios_dir)[0].scenario
     if not variant:
         raise UsageError(
             f"{verb} needs one variant: {name}:VARIANT; allowed: {', '.join(scenario.variants)}"
@@ -84,9 +90,15 @@ def choose_program(
 
 
 def trace_variant(
-    scenario: Any, variant: str, latency: str, loop: str, threshold_s: float
+    scenario: Any,
+    variant: str,
+    latency: str | None,
+    loop: str,
+    threshold_s: float,
+    routes: Path | None = None,
 ) -> tuple[ProbeSession, BaseException | None, dict[str, Any]]:
-    """Run the variant warm, then under probes against a launched mock server."""
+    """Run the variant warm, then under probes against a launched mock server (with the user's
+    ``routes``; a ``latency`` of None sends none, so each route's own applies)."""
     from asyncio_perf_lab.benchmarks.loops import new_event_loop
     from asyncio_perf_lab.benchmarks.probe_run import probe_variant
     from asyncio_perf_lab.mockserver import MockServer, raise_open_files_limit
@@ -100,7 +112,7 @@ def trace_variant(
         "workload": scenario.constants(),
     }
     with (
-        MockServer(latency="0ms") as server,
+        MockServer(latency="0ms", routes=routes) as server,
         asyncio.Runner(loop_factory=lambda: new_event_loop(loop)) as runner,
     ):
         probe, _ = runner.run(

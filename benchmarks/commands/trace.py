@@ -21,6 +21,8 @@ from asyncio_perf_lab.benchmarks.commands.common import (
     add_loop,
     add_out,
     add_program,
+    add_routes,
+    add_scenarios,
     console,
 )
 from asyncio_perf_lab.benchmarks.probes.requests import PHASES
@@ -54,6 +56,8 @@ def add_parser(sub: Any) -> None:
         help="a callback this long blocks the loop (default 20)",
     )
     add_latency(parser, help="override the scenario's latency")
+    add_scenarios(parser)
+    add_routes(parser)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -64,14 +68,18 @@ def run(args: argparse.Namespace) -> int:
     if args.threshold_ms <= 0:
         raise UsageError(f"--threshold-ms must be > 0, got {args.threshold_ms:g}")
     threshold_s = args.threshold_ms / 1000
-    program = tracing.choose_program(args.target, args.script, args.func, args.latency, "trace")
+    if args.script is not None and (args.routes or args.scenarios):
+        raise UsageError("--scenarios and --routes apply to SCENARIO:VARIANT, not to --script")
+    program = tracing.choose_program(
+        args.target, args.script, args.func, args.latency, "trace", args.scenarios
+    )
     out = Path(args.out) if args.out else DEFAULT_OUT_DIR / f"trace-{program.stem}.json"
     tracing.check_writable(out)
     if program.func is not None:
         probes, error, meta = tracing.trace_script(program.func, args.loop, threshold_s)
     else:
         probes, error, meta = tracing.trace_variant(
-            program.scenario, program.variant, program.latency, args.loop, threshold_s
+            program.scenario, program.variant, program.latency, args.loop, threshold_s, args.routes
         )
     title = program.title
     trace = to_chrome_trace(probes, title=title, metadata=meta)

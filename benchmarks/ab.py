@@ -55,6 +55,8 @@ class ABConfig:
     loop: str = "asyncio"
     out_dir: Path = field(default_factory=lambda: Path("results"))
     repo: Path = REPO_ROOT  # the git checkout whose revisions are compared
+    scenarios: Path | None = None  # a user's scenario folder (inside repo: each side's own)
+    routes: Path | None = None  # a user's routes file for the one mock server
 
 
 def plan(
@@ -116,13 +118,14 @@ class Timer:
             job.scenario,
             job.variant,
             self.base_url,
-            entry["latency"],
+            entry["latency"] or "",  # None: send none, each route's own latency applies
             entry["tiny"] if self.profile.tiny_workload else entry["workload"],
             self.loop,
             module=side.worker_module(),
             cwd=side.tree,
             env=side_env(),
             who=f"{side_name} ",
+            options=(f"--scenarios={side.scenarios}",) if side.scenarios else (),
         )
 
     def __call__(self, side_name: str, job: Job) -> Any:
@@ -213,8 +216,15 @@ def run_ab(
     to be good, so a bad revision or target stays one line.
     """
     started = time.perf_counter()
-    with sigterm_as_interrupt(), open_sides(config.base, config.head, config.repo) as sides:
-        jobs, removed = plan(sides["base"].catalog, sides["head"].catalog, config.targets)
+    with (
+        sigterm_as_interrupt(),
+        open_sides(config.base, config.head, config.repo, config.scenarios) as sides,
+    ):
+        head = sides["head"].catalog
+        targets = config.targets
+        if not targets and config.scenarios is not None:  # no names: the folder's scenarios
+            targets = [name for name, entry in head.items() if entry.get("user")]
+        jobs, removed = plan(sides["base"].catalog, head, targets)
         if not jobs:
             raise UsageError("nothing to compare: no variant selected")
         run_dir = create_run_dir(config.out_dir, "ab-", config.profile.name)
@@ -222,7 +232,7 @@ def run_ab(
 
         raise_open_files_limit()
         shown = progress() if progress is not None else contextlib.nullcontext()
-        with MockServer(latency="0ms") as server, shown as bar:
+        with MockServer(latency="0ms", routes=config.routes) as server, shown as bar:
             timer = Timer(sides, server.url, config.profile, config.loop)
             items, pooled = ab_compare(jobs, timer, config, Steps(bar))
     wall = time.perf_counter() - started

@@ -34,18 +34,23 @@ __all__ = [
 ]
 
 # Run inside a side's tree (cwd), so it lists *that* revision's scenarios; only the registry
-# calls every revision of the lab has had (NAMES, load, variants, latency, workload, tiny).
+# calls every revision of the lab has had (NAMES, load, variants, latency, workload, tiny). With
+# a user's scenario folder (argv[1]) it lists those too, marked "user", through the registry
+# calls that came with folders (user_scenarios, load's folder).
 CATALOG_SCRIPT = """
 import dataclasses, json, sys
 from asyncio_perf_lab import scenarios
+folder = sys.argv[1] if len(sys.argv) > 1 else None
+user = list(scenarios.user_scenarios(folder)) if folder else []
 out = {}
-for name in scenarios.NAMES:
-    s = scenarios.load(name)
+for name in [*scenarios.NAMES, *user]:
+    s = scenarios.load(name, folder) if folder else scenarios.load(name)
     out[name] = {
         "latency": s.latency,
         "workload": dataclasses.asdict(s.workload),
         "tiny": dataclasses.asdict(s.tiny),
         "variants": {key: v.label for key, v in s.variants.items()},
+        "user": name in user,
     }
 json.dump(out, sys.stdout)
 """
@@ -60,11 +65,24 @@ class Side:
     sha: str | None
     tree: Path
     catalog: dict[str, Any] = field(default_factory=dict)
+    scenarios: Path | None = None  # the user's scenario folder as this side sees it
 
     def describe(self) -> str:
         """``origin/main (1a2b3c4)`` or ``working tree (1a2b3c4 + changes)``."""
         short = (self.sha or "?")[:10]
         return f"{self.rev} ({short})"
+
+    def own_folder(self, folder: Path | None, repo: Path) -> Path | None:
+        """A user's scenario folder as this side sees it: one inside ``repo`` is taken from the
+        side's own tree (None if that revision lacks it); one outside is the same for both."""
+        if folder is None:
+            return None
+        try:
+            inside = folder.resolve().relative_to(repo.resolve())
+        except ValueError:
+            return folder
+        own = self.tree / inside
+        return own if own.is_dir() else None
 
     def worker_module(self) -> str:
         """The side's own worker module: revisions from before the one-package layout had none."""
@@ -133,11 +151,13 @@ def side_env() -> dict[str, str]:
 
 
 def read_catalog(side: Side) -> dict[str, Any]:
-    """List the scenarios and variants of a side's tree by running its own registry."""
+    """List the scenarios and variants of a side's tree (and of its user scenario folder) by
+    running its own registry."""
     what = f"{side.name} {side.describe()}: cannot list its scenarios"
+    folder = [str(side.scenarios)] if side.scenarios is not None else []
     try:
         proc = subprocess.run(
-            [sys.executable, "-c", CATALOG_SCRIPT],
+            [sys.executable, "-c", CATALOG_SCRIPT, *folder],
             cwd=side.tree,
             env=side_env(),
             capture_output=True,
@@ -153,10 +173,13 @@ def read_catalog(side: Side) -> dict[str, Any]:
 
 
 @contextlib.contextmanager
-def open_sides(base: str, head: str | None, repo: Path = REPO_ROOT) -> Iterator[dict[str, Side]]:
+def open_sides(
+    base: str, head: str | None, repo: Path = REPO_ROOT, scenarios: Path | None = None
+) -> Iterator[dict[str, Side]]:
     """Resolve both revisions (bad ones fail before any work), check them out, read catalogs.
 
-    ``head`` None is the working tree of ``repo``, uncommitted changes included.
+    ``head`` None is the working tree of ``repo``, uncommitted changes included; ``scenarios``
+    a user's scenario folder (``Side.own_folder`` says which copy each side uses).
     """
     base_sha = resolve_revision(base, repo)
     head_sha = resolve_revision(head, repo) if head else None
@@ -170,5 +193,6 @@ def open_sides(base: str, head: str | None, repo: Path = REPO_ROOT) -> Iterator[
         else:
             head_side = Side("head", "working tree", working_tree_sha(repo), repo)
         for side in (base_side, head_side):
+            side.scenarios = side.own_folder(scenarios, repo)
             side.catalog = read_catalog(side)
         yield {"base": base_side, "head": head_side}

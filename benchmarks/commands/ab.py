@@ -13,6 +13,8 @@ from asyncio_perf_lab.benchmarks.commands.common import (
     add_loop,
     add_out,
     add_profile,
+    add_routes,
+    add_scenarios,
     add_targets,
     bounded,
     console,
@@ -32,6 +34,8 @@ def add_parser(sub: Any) -> None:
         "asyncio-lab ab --base origin/main sequential_vs_gather",
     )
     add_targets(parser)
+    add_scenarios(parser)
+    add_routes(parser)
     parser.add_argument("--base", required=True, metavar="REV", help="base commit, branch or tag")
     parser.add_argument("--head", metavar="REV", help="default: the working tree, as it is")
     add_profile(parser, default="quick")
@@ -68,6 +72,8 @@ def run(args: argparse.Namespace) -> int:
         settings=GateSettings(alpha=args.alpha, floor=args.floor),
         loop=args.loop,
         out_dir=Path(args.out),
+        scenarios=args.scenarios,
+        routes=args.routes,
     )
     err = console()
     try:

@@ -71,17 +71,20 @@ class MatrixConfig:
     profile: str = "quick"
     targets: list[str] = field(default_factory=list)
     out_dir: Path = field(default_factory=lambda: REPO_ROOT / "results")
+    scenarios: Path | None = None  # a user's scenario folder, passed to every cell's run
+    routes: Path | None = None  # a user's routes file, likewise
     venv_root: Path = VENV_ROOT
     created: str = field(
         default_factory=lambda: dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
     )
 
 
-def expand(targets: Sequence[str]) -> list[str]:
+def expand(targets: Sequence[str], folder: Path | None = None) -> list[str]:
     """The targets as explicit ``scenario:variant`` specs (all of them when empty)."""
     from asyncio_perf_lab.benchmarks.selection import select
 
-    return [f"{sel.scenario.name}:{v}" for sel in select(list(targets)) for v in sel.variants]
+    chosen = select(list(targets), folder)
+    return [f"{sel.scenario.name}:{v}" for sel in chosen for v in sel.variants]
 
 
 def run_cell(cell: Cell, python: str, config: MatrixConfig, matrix_dir: Path) -> None:
@@ -104,6 +107,10 @@ def run_cell(cell: Cell, python: str, config: MatrixConfig, matrix_dir: Path) ->
         cell.loop,
     ]
     base += ["--out", str(cell_dir)]
+    if config.scenarios is not None:
+        base += ["--scenarios", str(config.scenarios)]
+    if config.routes is not None:
+        base += ["--routes", str(config.routes)]
     targets, excluded = list(config.targets), []
     started = time.perf_counter()
     with open(cell_dir / "run.log", "w", encoding="utf-8") as log:
@@ -119,7 +126,8 @@ def run_cell(cell: Cell, python: str, config: MatrixConfig, matrix_dir: Path) ->
             if match is None or match[1] in excluded:
                 break
             excluded.append(match[1])
-            targets = [spec for spec in expand(config.targets) if spec not in excluded]
+            every = expand(config.targets, config.scenarios)
+            targets = [spec for spec in every if spec not in excluded]
             if not targets:
                 break
             log.write(f"\n# {match[1]} failed: running the rest again without it\n")

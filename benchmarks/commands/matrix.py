@@ -11,6 +11,8 @@ from asyncio_perf_lab.benchmarks.commands.common import (
     add_command,
     add_out,
     add_profile,
+    add_routes,
+    add_scenarios,
     add_targets,
     argument_type,
     console,
@@ -58,6 +60,8 @@ def add_parser(sub: Any) -> None:
         "asyncio-lab matrix --pythons 3.11,3.12 --loops asyncio,uvloop sequential_vs_gather",
     )
     add_targets(parser)
+    add_scenarios(parser)
+    add_routes(parser)
     add_profile(parser, default="quick")
     parser.add_argument(
         "--pythons",
@@ -87,13 +91,15 @@ def run(args: argparse.Namespace) -> int:
     from asyncio_perf_lab.reports.errors import UsageError
     from asyncio_perf_lab.reports.matrix_page import build_matrix_page
 
-    select(args.targets)  # an unknown scenario is bad input before anything runs
+    select(args.targets, args.scenarios)  # an unknown scenario is bad input before any run
     config = MatrixConfig(
         pythons=args.pythons,
         loops=args.loops,
         profile=args.profile,
         targets=list(args.targets),
         out_dir=Path(args.out),
+        scenarios=args.scenarios,
+        routes=args.routes,
     )
     err = console()
     started = time.perf_counter()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 import subprocess
 import sys
@@ -65,3 +66,21 @@ def test_a_name_the_loader_would_refuse_is_refused_up_front(
     assert len(proc.stderr.strip().splitlines()) == 1
     assert why in proc.stderr
     assert not any(tmp_path.iterdir())
+
+
+def test_the_scaffold_runs_as_written(tmp_path: Path) -> None:
+    """`new` then `run NAME --scenarios DIR --profile quick`, untouched: both variants measured,
+    equal results, the overlapped one about as fast as one latency."""
+    assert run_lab("new", "first_try", "--dir", "perf", cwd=tmp_path).returncode == 0
+    proc = run_lab(
+        "run", "first_try", "--scenarios", "perf", "--profile", "quick", "--out", "out",
+        "--no-report", cwd=tmp_path,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    results = json.loads((tmp_path / "out" / "latest" / "results.json").read_text())
+    (scenario,) = results["scenarios"]
+    assert scenario["name"] == "first_try"
+    assert scenario["results_equal"] is True
+    medians = {v["name"]: v["stats"]["median"] for v in scenario["variants"]}
+    assert set(medians) == {"one_by_one", "together"}
+    assert medians["one_by_one"] > 2 * medians["together"]  # 3 latencies in a row vs 1

@@ -31,12 +31,10 @@ def scenario_files(folder: str | Path) -> list[Path]:
     """The scenario modules of ``folder`` in name order, or ScenarioError if there are none."""
     root = Path(folder)
     if not root.is_dir():
-        raise ScenarioError(f"--scenarios {folder}: not a directory")
+        raise ScenarioError(f"{folder}: not a directory")
     files = sorted(p for p in root.glob("*.py") if not p.name.startswith("_"))
     if not files:
-        raise ScenarioError(
-            f"--scenarios {folder}: no scenario modules in it (*.py files not starting with _)"
-        )
+        raise ScenarioError(f"{folder}: no scenario modules in it (*.py files not starting with _)")
     return files
 
 

@@ -316,3 +316,39 @@ def test_matrix_hands_the_folder_and_routes_to_every_cell(tmp_path: Path) -> Non
     assert argv[argv.index("--scenarios") + 1] == str(folder)
     assert argv[argv.index("--routes") + 1] == str(routes)
     assert argv[argv.index("-m") + 2] == "run"
+
+
+def git(*args: str, cwd: Path) -> str:
+    return subprocess.run(
+        ["git", "-c", "user.name=lab-test", "-c", "user.email=lab-test@example.invalid", *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
+
+
+@pytest.mark.slow
+def test_ab_times_each_revisions_own_copy_of_a_folder_in_the_repository(tmp_path: Path) -> None:
+    """A folder committed in the repository is A/B'd revision against revision: the commit that
+    serializes the user's gather is a regression, the untouched variant is not."""
+    from asyncio_perf_lab.benchmarks import ab
+
+    repo = tmp_path / "lab"
+    root = Path(__file__).resolve().parent.parent
+    git("clone", "--quiet", "--no-hardlinks", str(root), str(repo), cwd=tmp_path)
+    folder, routes = user_folder(repo)  # perf/ inside the clone, routes.toml beside it
+    git("add", "perf", cwd=repo)
+    git("commit", "--quiet", "-m", "a user's scenario", cwd=repo)
+    module = folder / "checkout.py"
+    module.write_text(module.read_text().replace(OVERLAPPED, SERIALIZED))
+    git("commit", "--quiet", "-am", "serialize the gather", cwd=repo)
+    config = ab.ABConfig(
+        base="HEAD~1", head="HEAD", rounds=1, out_dir=tmp_path / "out", repo=repo,
+        scenarios=folder, routes=routes,
+    )  # fmt: skip
+    comparison, _ = ab.run_ab(config)
+    verdict = {item.key: item.outcome for item in comparison.items}
+    assert verdict["checkout:together"] == "regression"
+    assert verdict["checkout:one_by_one"] in ("pass", "inconclusive")
+    assert comparison.exit_code == 1

@@ -102,20 +102,27 @@ def sequential_latencies(url: str, n: int) -> list[float]:
         return values
 
 
-def test_fixed_latency_is_observed_within_1_5_ms_at_p99() -> None:
-    """A fixed 50 ms delay is seen by the client as at least 50 ms and at most 51.5 ms at p99."""
+def assert_p99_within_bound(server: MockServer, path: str) -> None:
+    """``path`` on ``server`` (which injects LATENCY_S there) is seen as at least LATENCY_S and,
+    at p99, at most P99_BOUND_S, in the best of up to ATTEMPTS runs of REQUESTS."""
     p99s = []
-    with MockServer(latency="50ms") as server, shielded_scheduling(server.pid) as shielded:
+    with shielded_scheduling(server.pid) as shielded:
         # Noise from other tenants only ever adds time, so the best of a few runs is the fair
         # reading of the server; the bound itself is never relaxed.
         for _ in range(ATTEMPTS):
-            values = sequential_latencies(f"{server.url}/users/1", REQUESTS)
+            values = sequential_latencies(f"{server.url}{path}", REQUESTS)
             assert min(values) >= LATENCY_S
             p99s.append(statistics.quantiles(values, n=100, method="inclusive")[98])
             if p99s[-1] <= P99_BOUND_S:
                 break
     runs = ", ".join(f"{p * 1e3:.2f} ms" for p in p99s)
     assert min(p99s) <= P99_BOUND_S, f"p99 per run: {runs} (real-time scheduling: {shielded})"
+
+
+def test_fixed_latency_is_observed_within_1_5_ms_at_p99() -> None:
+    """A fixed 50 ms delay is seen by the client as at least 50 ms and at most 51.5 ms at p99."""
+    with MockServer(latency="50ms") as server:
+        assert_p99_within_bound(server, "/users/1")
 
 
 @pytest.mark.asyncio

@@ -24,9 +24,9 @@ LESSON = (
     "gather (Promise.all) fails fast on the first error but does not cancel its siblings: they "
     "keep running after the caller has moved on. return_exceptions=True (allSettled) waits for "
     "the slowest. asyncio.wait(FIRST_COMPLETED) (race) settles with whatever finishes first, a "
-    "failure included; cancel the losers or they run on. 'First success' (Promise.any) is a "
-    "loop over wait(FIRST_COMPLETED) that skips failures and cancels the rest: the only one "
-    "that answers at the fast replica's latency."
+    "failure included, and leaves the losers running: cancel them or they run on. 'First "
+    "success' (Promise.any) is a loop over wait(FIRST_COMPLETED) that skips failures and must "
+    "cancel the rest too: the only one that answers at the fast replica's latency."
 )
 LATENCY = "60ms"  # nominal (the fast replica); each replica's latency is set per request below
 
@@ -68,7 +68,8 @@ async def _cancel(tasks: Iterable[asyncio.Task]) -> None:
 
 
 def _observe_left_running(ctx: Context, tasks: list[asyncio.Task]) -> None:
-    """How many requests the combinator left running when it handed control back."""
+    """How many requests were still running when the combinator handed control back (read
+    before any clean-up cancels them)."""
     ctx.observe("left_running", sum(not t.done() for t in tasks))
 
 
@@ -110,8 +111,8 @@ async def race(ctx: Context) -> dict:
     """asyncio.wait(FIRST_COMPLETED) (Promise.race): the first to settle wins, failure or not."""
     tasks = _start_replicas(ctx)
     done, pending = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+    _observe_left_running(ctx, tasks)  # before the cancel: what the race itself leaves behind
     await _cancel(pending)
-    _observe_left_running(ctx, tasks)
     failed = [t.get_name() for t in done if _failed(t)]  # retrieves every settled error
     winner = min(done, key=tasks.index)  # several may settle in the same loop iteration
     if _failed(winner):
@@ -133,8 +134,8 @@ async def first_success(ctx: Context) -> dict:
                 return _outcome(succeeded[0].result(), succeeded[0].get_name(), failed)
         return _outcome(None, None, failed)
     finally:
+        _observe_left_running(ctx, tasks)  # before the cancel: what was still running at return
         await _cancel(pending)
-        _observe_left_running(ctx, tasks)
 
 
 def _broken_replica(w: Workload, latency_s: float, machine: Machine) -> float:
@@ -160,7 +161,8 @@ VARIANTS = {
         why="fails fast with the broken replica's 503 and returns no user; siblings run on",
         ideal=_broken_replica,
         anti_pattern=True,
-        budget=2.0,
+        budget=2.0,  # waiting for a healthy answer instead of failing fast: 3x at the defaults
+        regression="first_success",
     ),
     "gather_settled": Variant(
         gather_settled,
@@ -168,7 +170,7 @@ VARIANTS = {
         why="gets the user but waits for the slowest replica though one answer was enough",
         ideal=_slowest_replica,
         anti_pattern=True,
-        budget=1.3,
+        # No budget: the slowest way, with no worse sibling a budget could tell it from.
     ),
     "race": Variant(
         race,
@@ -177,13 +179,15 @@ VARIANTS = {
         ideal=_first_to_settle,
         anti_pattern=True,
         budget=2.0,
+        regression="first_success",
     ),
     "first_success": Variant(
         first_success,
         label="first success (Promise.any)",
         why="skips the failure, answers at the fast replica's latency, cancels the slow one",
         ideal=_fastest_healthy,
-        budget=1.5,
+        budget=1.5,  # waiting for every replica costs the slow one's latency, 5x at the defaults
+        regression="gather_settled",
     ),
 }
 

@@ -6,8 +6,10 @@ None to send none, so a user route's own latency applies), a frozen ``Workload``
 defaults are the UPPER_CASE workload constants), ``TINY`` (a small workload for smoke tests),
 the variants as plain ``async def name(ctx) -> result`` functions, and the explicit
 ``VARIANTS`` mapping of
-``Variant`` records. Optionally ``calibrate(workload) -> dict[str, float]`` measures the CPU parts
-of the ideal model on this machine (run once, outside any timed section). A scenario whose
+``Variant`` records. Optionally ``calibrate(workload, site) -> dict[str, float]`` measures the CPU
+parts of the ideal model on this machine, outside any timed section, where and as the variants
+run (``site``: the run's loop and server, see ``scenarios.calibration``); the one-argument
+``calibrate(workload)`` of older scenarios still works. A scenario whose
 variants show *different* behaviour on purpose (the ordering puzzles, say) sets
 ``EQUAL_RESULTS = False`` with a comment saying why; every other scenario's variants must return
 equal results.
@@ -16,13 +18,16 @@ equal results.
 from __future__ import annotations
 
 import dataclasses
+import inspect
 import os
 from collections.abc import Awaitable, Callable, Mapping
 from concurrent.futures import Executor
 from dataclasses import dataclass, field
 from types import ModuleType
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 from urllib.parse import urlencode
+
+from asyncio_perf_lab.scenarios.calibration import Site
 
 if TYPE_CHECKING:  # only annotations need aiohttp: the ordering puzzles run on a bare stdlib
     import aiohttp
@@ -39,6 +44,10 @@ class Machine:
 IdealModel = Callable[[Any, float, Machine], float]
 """(workload, nominal latency in seconds, machine) -> the physical-limit time in seconds."""
 
+IdealKind = Literal["floor", "estimate"]
+""""floor": no call can beat the ideal. "estimate": a true floor was out of reach; the report
+labels the ideal as an estimate, not a limit."""
+
 
 @dataclass(frozen=True)
 class Variant:
@@ -50,6 +59,11 @@ class Variant:
     ideal: IdealModel
     anti_pattern: bool = False
     budget: float | None = None  # max allowed measured/ideal; None means not gated
+    # The sibling variant that does this variant's job the anti-pattern way. A budget must sit
+    # below what that sibling scores against this variant's ideal, or the budget could not
+    # catch the regression the scenario teaches (tests/test_budget_lessons.py runs it).
+    regression: str | None = None
+    ideal_kind: IdealKind = "floor"
 
 
 @dataclass
@@ -92,13 +106,35 @@ class Scenario:
     workload: Any
     tiny: Any
     variants: Mapping[str, Variant]
-    calibrate: Callable[[Any], dict[str, float]] | None
+    calibrate: Callable[..., dict[str, float]] | None  # (workload, site) or (workload)
     module: ModuleType
     equal_results: bool = True
 
     def constants(self, workload: Any | None = None) -> dict[str, Any]:
         """The workload as a plain dict, for the results file."""
         return dataclasses.asdict(workload if workload is not None else self.workload)
+
+    def measure_machine(self, workload: Any, site: Site | None = None) -> dict[str, float]:
+        """The calibrated CPU costs of the ideal models for ``workload`` ({} if none).
+
+        ``calibrate(workload, site)`` is given the run's site; a one-argument
+        ``calibrate(workload)`` (older user scenarios) is called as it was.
+        """
+        if self.calibrate is None:
+            return {}
+        if _takes_site(self.calibrate):
+            return self.calibrate(workload, site if site is not None else Site())
+        return self.calibrate(workload)
+
+
+def _takes_site(calibrate: Callable[..., Any]) -> bool:
+    """Whether ``calibrate`` accepts a second positional argument (the site)."""
+    try:
+        params = inspect.signature(calibrate).parameters.values()
+    except (TypeError, ValueError):  # a builtin or C callable: call it the old way
+        return False
+    positional = [p for p in params if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+    return len(positional) >= 2 or any(p.kind is p.VAR_POSITIONAL for p in params)
 
 
 def from_module(module: ModuleType) -> Scenario:

@@ -9,12 +9,11 @@ JavaScript prints, and why asyncio agrees or differs.
 from __future__ import annotations
 
 import asyncio
-import time
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from asyncio_perf_lab.scenarios.core import Machine, Variant
+from asyncio_perf_lab.scenarios.calibration import Site, in_lean_process, loop_turn_s
+from asyncio_perf_lab.scenarios.core import IdealModel, Machine, Variant
 
 if TYPE_CHECKING:
     from asyncio_perf_lab.scenarios.core import Context
@@ -247,26 +246,16 @@ ITERATIONS = {
     "eager_task": 2 if EAGER_AVAILABLE else 3,
 }
 
-CALIBRATION_ROUNDS = 20_000
+
+def calibrate(workload: Workload, site: Site) -> dict[str, float]:
+    """CPU seconds of the cheapest loop iteration on the run's own loop (uvloop when asked)."""
+    return {"loop_turn": in_lean_process(loop_turn_s, site)}
 
 
-def calibrate(workload: Workload) -> dict[str, float]:
-    """Seconds per event-loop iteration on this machine (one ``await asyncio.sleep(0)``)."""
-
-    async def spin() -> float:
-        start = time.perf_counter()
-        for _ in range(CALIBRATION_ROUNDS):
-            await asyncio.sleep(0)
-        return (time.perf_counter() - start) / CALIBRATION_ROUNDS
-
-    # A loop of its own in a helper thread: works whether or not the caller runs a loop.
-    with ThreadPoolExecutor(1, thread_name_prefix="calibrate") as pool:
-        return {"loop_iteration": pool.submit(asyncio.run, spin()).result()}
-
-
-def _iterations(name: str):
+def _iterations(name: str) -> IdealModel:
     def ideal(w: Workload, latency_s: float, machine: Machine) -> float:
-        return ITERATIONS[name] * machine.cpu_s.get("loop_iteration", 1e-6)
+        # Each iteration runs at least one callback: none can cost less than the cheapest turn.
+        return ITERATIONS[name] * machine.cpu_s["loop_turn"]
 
     return ideal
 

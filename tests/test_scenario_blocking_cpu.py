@@ -12,6 +12,7 @@ from asyncio_perf_lab.benchmarks.probes.lag import LoopLagProbe
 from asyncio_perf_lab.mockserver import MockServer
 from asyncio_perf_lab.scenarios import Context, Variant
 from asyncio_perf_lab.scenarios.blocking_cpu import crunch
+from asyncio_perf_lab.scenarios.calibration import cpu_seconds
 
 SCENARIO = scenarios.load("blocking_cpu")
 
@@ -48,7 +49,8 @@ async def test_on_loop_lags_at_least_five_times_more_than_chunked(server: MockSe
 @pytest.mark.asyncio
 async def test_on_loop_delays_the_concurrent_requests_by_the_cpu_work(server: MockServer) -> None:
     """Requests started before on-loop CPU work end about the work's CPU time late; chunked not."""
-    cpu_ms = SCENARIO.workload.cpu_jobs * SCENARIO.calibrate(SCENARIO.workload)["cpu_job"] * 1000
+    job_s = cpu_seconds(lambda: crunch(0, 0, SCENARIO.workload.cpu_rounds))
+    cpu_ms = SCENARIO.workload.cpu_jobs * job_s * 1000
 
     async def delay_ms(variant: str) -> float:
         await SCENARIO.variants[variant].run(ctx)

@@ -29,7 +29,8 @@ async def in_flight_after(server: MockServer, within_s: float) -> int:
 
 @pytest.mark.asyncio
 async def test_race_cancels_the_losers(server: MockServer) -> None:
-    """Right after race returns, the losing requests are gone: server in-flight drops to 0."""
+    """The race leaves both losers running when it settles; after its clean-up they are gone:
+    server in-flight drops to 0."""
     # Healthy replicas far slower than the poll: only cancellation can empty the server in time.
     workload = dataclasses.replace(SCENARIO.workload, fast_ms=3000, slow_ms=5000)
     async with open_context(server.url, SCENARIO.latency, workload) as ctx:
@@ -39,7 +40,7 @@ async def test_race_cancels_the_losers(server: MockServer) -> None:
         stats = await asyncio.to_thread(server.stats)
     assert outcome == {"user": None, "answered_by": None, "failures_seen": ["broken"]}
     assert stats["max_in_flight"] == 3, "all three replicas were asked at once"
-    assert ctx.observations["left_running"] == 0
+    assert ctx.observations["left_running"] == 2, "read when wait() returned, before the cancel"
 
 
 @pytest.mark.asyncio
@@ -54,6 +55,16 @@ async def test_first_success_skips_the_failure_and_cancels_the_slow_replica(
     assert outcome["answered_by"] == "fast"
     assert outcome["user"]["id"] == SCENARIO.workload.user_id
     assert outcome["failures_seen"] == ["broken"]
+    assert ctx.observations["left_running"] == 1, "the slow replica, until it was cancelled"
+
+
+@pytest.mark.asyncio
+async def test_settled_leaves_nothing_running(server: MockServer) -> None:
+    """allSettled returns only once every replica has answered: nothing is left running."""
+    async with open_context(server.url, SCENARIO.latency, SCENARIO.tiny) as ctx:
+        await SCENARIO.variants["gather_settled"].run(ctx)
+        assert (await asyncio.to_thread(server.stats))["in_flight"] == 0
+    assert ctx.observations["left_running"] == 0
 
 
 @pytest.mark.asyncio

@@ -20,8 +20,8 @@ from asyncio_perf_lab.reports.results_file import load_results
 
 __all__ = ["HEADLINE_SCENARIO", "README_CHART", "build_readme_chart", "build_report"]
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
-README_CHART = REPO_ROOT / "docs" / "readme-chart.svg"
+# Relative to where the command runs (make: the checkout); reports never assume a checkout.
+README_CHART = Path("docs") / "readme-chart.svg"
 HEADLINE_SCENARIO = "sequential_vs_gather"
 
 

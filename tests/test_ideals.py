@@ -1,0 +1,93 @@
+"""Every ideal is a floor: no variant, on asyncio or on uvloop, runs faster than its ideal.
+
+The real command runs every variant (tiny workloads; large_json at its quick workload, where a
+calibration's garbage-collection bias shows), in pyperf workers against the real mock server,
+and the results file is read back: each variant's fastest value must be at least its ideal
+(3% margin for the clock), and the runner's guard must have flagged exactly the ones that are not.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from lab_cli import run_lab
+
+from asyncio_perf_lab import scenarios
+from asyncio_perf_lab.benchmarks.runner import variant_record
+from asyncio_perf_lab.scenarios import Variant
+
+MARGIN = 1.03
+LOOPS = [
+    "asyncio",
+    pytest.param(
+        "uvloop",
+        marks=pytest.mark.skipif(
+            importlib.util.find_spec("uvloop") is None, reason="uvloop not installed"
+        ),
+    ),
+]
+# large_json's bias (a parse in a heap with the calibration's own copies) needs its real size.
+QUICK_SCENARIOS = ("large_json",)
+
+
+def run_results(out: Path, *args: str) -> dict[str, Any]:
+    """Run ``asyncio-lab run ARGS --no-report`` into ``out`` and load its results file."""
+    proc = run_lab("run", *args, "--no-report", "--out", str(out), timeout=600)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    return json.loads((out / "latest" / "results.json").read_text())
+
+
+def below_ideal(doc: dict[str, Any]) -> list[str]:
+    """Each variant whose fastest value is more than MARGIN below its ideal, with its figures."""
+    found = []
+    for scenario in doc["scenarios"]:
+        for v in scenario["variants"]:
+            fastest = min(v["values"])
+            if v["ideal_s"] > fastest * MARGIN:
+                found.append(
+                    f"{scenario['name']}:{v['name']} ideal {v['ideal_s'] * 1e3:.3f} ms > "
+                    f"fastest {fastest * 1e3:.3f} ms (calibrated {scenario['machine']['cpu_s']})"
+                )
+    return found
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(900)
+@pytest.mark.parametrize("loop", LOOPS)
+def test_no_variant_runs_faster_than_its_ideal(loop: str, tmp_path: Path) -> None:
+    """On this loop, every variant's fastest value is at least its ideal (within 3%)."""
+    others = [name for name in scenarios.NAMES if name not in QUICK_SCENARIOS]
+    docs = [
+        run_results(tmp_path / "tiny", "--profile", "tiny", "--loop", loop, *others),
+        run_results(tmp_path / "quick", *QUICK_SCENARIOS, "--profile", "quick", "--loop", loop),
+    ]
+    ran = {
+        f"{s['name']}:{v['name']}" for doc in docs for s in doc["scenarios"] for v in s["variants"]
+    }
+    registry = {f"{s.name}:{v}" for s in scenarios.all_scenarios() for v in s.variants}
+    assert ran == registry, "every registered variant ran"
+    problems = [problem for doc in docs for problem in below_ideal(doc)]
+    assert problems == [], "\n".join(problems)
+
+
+async def _noop(ctx: object) -> None:
+    """A variant that does nothing (only its record is built)."""
+
+
+def _variant(ideal_s: float) -> Variant:
+    return Variant(_noop, label="v", why="w", ideal=lambda w, lat, m: ideal_s)
+
+
+@pytest.mark.parametrize(("ideal_s", "flagged"), [(0.0099, False), (0.0100, False), (0.0101, True)])
+def test_the_guard_flags_an_ideal_above_the_fastest_value(ideal_s: float, flagged: bool) -> None:
+    """A record whose ideal is above its fastest value is flagged, at the boundary too, and its
+    efficiency is left as measured (above 100%), never clipped."""
+    values = [0.0100, 0.0120, 0.0110]
+    record = variant_record("v", _variant(ideal_s), ideal_s, values, probe={})
+    assert record["ideal_above_measured"] is flagged
+    assert record["efficiency"] == pytest.approx(ideal_s / 0.0110)
+    assert record["ideal_kind"] == "floor"

@@ -15,21 +15,19 @@ import os
 import re
 import subprocess
 import sys
-import tomllib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from asyncio_perf_lab.benchmarks.environment import REPO_ROOT
+from asyncio_perf_lab.benchmarks.venvs import STAMP, fill_venv, lab_requirements, venv_python
 
 __all__ = ["Interpreter", "ensure_venv", "find_interpreter", "has_module", "requirements"]
 
 VENV_ROOT = REPO_ROOT / ".venv-matrix"
 PYENV_ROOTS = (os.environ.get("PYENV_ROOT"), "~/.pyenv", "/root/.pyenv")
 PROBE_TIMEOUT_S = 20.0
-VENV_TIMEOUT_S = 120.0
-INSTALL_TIMEOUT_S = 1200.0
 VERSION_CODE = "import sys; print('%d.%d.%d' % sys.version_info[:3])"
 
 Runner = Callable[..., subprocess.CompletedProcess[str]]
@@ -93,10 +91,7 @@ def find_interpreter(
 
 def requirements(pyproject: Path = REPO_ROOT / "pyproject.toml") -> tuple[list[str], list[str]]:
     """(all requirements, those of the uvloop extra): what the Makefile installs into .venv."""
-    project = tomllib.loads(pyproject.read_text())["project"]
-    extras = project.get("optional-dependencies", {})
-    everything = list(project["dependencies"]) + [d for ds in extras.values() for d in ds]
-    return everything, list(extras.get("uvloop", []))
+    return lab_requirements(pyproject)
 
 
 def ensure_venv(
@@ -109,38 +104,18 @@ def ensure_venv(
 
     Reused when its ``.installed-stamp`` is newer than pyproject.toml, like the Makefile's rule.
     If the full install fails it is retried without the uvloop extra (noted: that Python's
-    uvloop cell is then reported unavailable, not fatal).
+    uvloop cell is then reported unavailable, not fatal). ``benchmarks.venvs`` builds it.
     """
     if interpreter.current:
         return interpreter.executable, "the running interpreter and its venv"
     venv = venv_root / interpreter.version
-    python = venv / "bin" / "python"
-    stamp = venv / ".installed-stamp"
+    python = venv_python(venv)
+    stamp = venv / STAMP
     if python.exists() and stamp.exists() and stamp.stat().st_mtime >= pyproject.stat().st_mtime:
         return str(python), f"reused {venv}"
-    if not python.exists():
-        proc = run([interpreter.executable, "-m", "venv", str(venv)], timeout=VENV_TIMEOUT_S)
-        if proc.returncode != 0:
-            raise RuntimeError(f"python -m venv {venv} failed: {_tail(proc)}")
-        (venv / ".gitignore").write_text("*\n")  # a venv is never source: git and ruff skip it
     everything, uvloop = requirements(pyproject)
-    note = f"created {venv}"
-    for attempt in (everything, [r for r in everything if r not in uvloop]):
-        listing = venv / "requirements.txt"
-        listing.write_text("\n".join(attempt) + "\n")
-        pip = [str(python), "-m", "pip", "install", "--quiet", "--disable-pip-version-check"]
-        proc = run([*pip, "-r", str(listing)], timeout=INSTALL_TIMEOUT_S)
-        if proc.returncode == 0:
-            stamp.touch()
-            if attempt is not everything:
-                note += "; uvloop could not be installed"
-            return str(python), note
-    raise RuntimeError(f"pip install into {venv} failed: {_tail(proc)}")
-
-
-def _tail(proc: subprocess.CompletedProcess[str], lines: int = 3) -> str:
-    text = (proc.stderr or proc.stdout or "").strip().splitlines()
-    return " | ".join(text[-lines:]) or f"exit {proc.returncode}"
+    note = fill_venv(interpreter.executable, venv, everything, optional=uvloop, run=run)
+    return str(python), f"created {venv}" + (f"; {note}" if note else "")
 
 
 def has_module(python: str, module: str, run: Runner = _run) -> bool:

@@ -3,8 +3,10 @@
 Pure: no I/O beyond loading the two results files in ``compare_files``, no printing. The
 ``compare`` and ``ab`` commands (benchmarks/) time, print and write; this module judges.
 
-Per variant (matched by ``scenario:variant``) the gate runs a one-sided Mann-Whitney U test on the
-raw values and holds the change of the median against an effect floor:
+Per variant (matched by ``scenario:variant``) the gate runs a one-sided Mann-Whitney U test on
+independent values, one per worker process (its median: ``reports.noise_floor.units``), and holds
+the change of their median against the variant's own effect floor: its A/A spread measured in the
+same job, never below ``GateSettings.floor`` (3%) (``reports.noise_floor``; docs/gate.md):
 
 - **regression**: head is slower with p < alpha *and* its median is at least ``floor`` slower;
 - **improvement**: the same, faster;
@@ -12,8 +14,8 @@ raw values and holds the change of the median against an effect floor:
   worth a red CI);
 - **inconclusive**: the data cannot answer, for one of three documented reasons:
 
-  - *too few values* for the test to ever reach alpha: 4 vs 4 values cannot go below
-    p = 1/70 = 0.014, so at alpha 0.01 they could only ever "pass"; the gate says so instead;
+  - *too few independent values* for the test to ever reach alpha: 4 vs 4 processes cannot go
+    below p = 1/70 = 0.014, so at alpha 0.01 they could only ever "pass"; the gate says so;
   - *a disturbed run*: more than ``max_outlier_share`` (1 in 8) of a side's values lie over
     ``outlier_distance`` (50%, pyperf's "the minimum/maximum is 50% smaller/greater than the
     mean" warning) from its median. One or two spikes are normal on a shared runner and the
@@ -33,15 +35,24 @@ Exit codes: 0 pass, 1 any regression, 2 bad input, 3 inconclusive (and no regres
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal
 
 from asyncio_perf_lab.reports.errors import UsageError
 from asyncio_perf_lab.reports.mannwhitney import mann_whitney_u, min_p_value
+from asyncio_perf_lab.reports.noise import (
+    both_sides,
+    effect_floor,
+    outlier_problems,
+    runs_needed,
+    split_runs,
+    spread_problems,
+    units,
+)
 from asyncio_perf_lab.reports.results_file import load_results
-from asyncio_perf_lab.reports.stats import median, robust_cv, summarize
+from asyncio_perf_lab.reports.stats import median, summarize
 
 __all__ = [
     "EXIT_BAD_INPUT",
@@ -82,7 +93,7 @@ class GateSettings:
     """How sure (alpha), how large (floor) and how clean (noise bounds) a change must be."""
 
     alpha: float = 0.01
-    floor: float = 0.10  # relative change of the median below which nothing fails
+    floor: float = 0.03  # the minimum effect floor; a variant's A/A spread can raise its own
     max_cv: float = 0.10  # robust CV (IQR/1.349 over the median) above this: too noisy
     outlier_distance: float = 0.50  # a value this far from the median is an outlier (pyperf: 50%)
     max_outlier_share: float = 0.125  # more outliers than this share of values: too noisy
@@ -96,10 +107,26 @@ class GateSettings:
 
 @dataclass(frozen=True)
 class Sample:
-    """One side's raw timing values (seconds per call) of one variant, and its display label."""
+    """One side's raw timing values (seconds per call) of one variant, and its display label.
+
+    ``runs`` groups the values by worker process, in the order the processes ran; the gate
+    ranks one median per run. Without it each value counts as independent.
+    """
 
     values: tuple[float, ...]
     label: str = ""
+    runs: tuple[tuple[float, ...], ...] = ()
+
+    @classmethod
+    def of_runs(cls, runs: Sequence[Sequence[float]], label: str = "") -> Sample:
+        """A sample from its runs' values (each run one worker process)."""
+        grouped = tuple(tuple(run) for run in runs if run)
+        return cls(tuple(v for run in grouped for v in run), label, grouped)
+
+    @property
+    def units(self) -> tuple[float, ...]:
+        """The independent values the test ranks: per-run medians (or the values, ungrouped)."""
+        return units(self.values, self.runs)
 
 
 @dataclass(frozen=True)
@@ -117,6 +144,10 @@ class VariantComparison:
     p_faster: float | None = None
     method: str | None = None
     first_outcome: Outcome | None = None  # set when a re-run decided
+    floor: float | None = None  # this variant's effect floor: max(minimum, A/A spread)
+    aa_spread: float | None = None  # the larger side's A/A change in this job (None: unknown)
+    units: tuple[int, int] | None = None  # independent values ranked: (base, head)
+    grouped: bool = False  # units are per-process medians (else each value counts)
 
     @property
     def sides(self) -> tuple[Sequence[float], Sequence[float]]:
@@ -143,6 +174,10 @@ class VariantComparison:
             "p_faster": self.p_faster,
             "method": self.method,
             "first_outcome": self.first_outcome,
+            "floor": self.floor,
+            "aa_spread": self.aa_spread,
+            "units": list(self.units) if self.units else None,
+            "unit": "process median" if self.grouped else "value",
             "base": _side(self.base),
             "head": _side(self.head),
         }
@@ -207,82 +242,58 @@ class Comparison:
         }
 
 
-def spread_problems(values: Sequence[float], settings: GateSettings) -> list[str]:
-    """Why the spread of ``values`` could hide a floor-sized change (empty when it could not)."""
-    cv = robust_cv(values)
-    return [f"CV {cv:.0%} > {settings.max_cv:.0%}"] if cv > settings.max_cv else []
-
-
-def outlier_problems(values: Sequence[float], settings: GateSettings) -> list[str]:
-    """Why ``values`` look disturbed: too many far from the median (empty when they do not)."""
-    middle = median(values)
-    far = [v for v in values if abs(v - middle) > settings.outlier_distance * middle]
-    if len(far) <= settings.max_outlier_share * len(values):
-        return []
-    worst = max(far, key=lambda v: abs(v - middle)) / middle - 1
-    return [
-        f"{len(far)} of {len(values)} values over {settings.outlier_distance:.0%} "
-        f"from the median (worst {worst:+.0%})"
-    ]
-
-
-Check = Callable[[Sequence[float], GateSettings], list[str]]
-
-
-def _both(
-    check: Check, base: Sequence[float], head: Sequence[float], settings: GateSettings
-) -> list[str]:
-    """A check's problems with either side, each named by its side."""
-    return [f"base {p}" for p in check(base, settings)] + [
-        f"head {p}" for p in check(head, settings)
-    ]
-
-
 def judge(
     key: str, base: Sample | None, head: Sample | None, settings: GateSettings
 ) -> VariantComparison:
-    """The verdict on one variant from both sides' raw values."""
+    """The verdict on one variant from both sides' values (ranked as independent units)."""
     label = (head or base).label if (head or base) else ""
     if base is None or not base.values:
         return VariantComparison(key, label, "new", "not in base", head=head.values if head else ())
     if head is None or not head.values:
         return VariantComparison(key, label, "removed", "not in head", base=base.values)
     b, h = base.values, head.values
-    ratio = median(h) / median(b)
-    floor_p = min_p_value(len(b), len(h))
+    bu, hu = base.units, head.units
+    grouped = bool(base.runs and head.runs)
+    ratio = median(hu) / median(bu)
+    floor, spread = effect_floor(bu, hu, settings.floor)
+    shape = dict(floor=floor, aa_spread=spread, units=(len(bu), len(hu)), grouped=grouped)
+    floor_p = min_p_value(len(bu), len(hu))
     if floor_p >= settings.alpha:
+        what = "runs (one median per worker process)" if grouped else "values"
         reason = (
-            f"too few values: n={len(b)} vs {len(h)} can never reach p<{settings.alpha:g} "
-            f"one-sided (smallest possible p={floor_p:.3g}); use more values or rounds"
+            f"too few independent {what}: n={len(bu)} vs {len(hu)} can never reach "
+            f"p<{settings.alpha:g} one-sided (smallest possible p={floor_p:.3g}); "
+            f"needs {runs_needed(settings.alpha)} a side"
         )
-        return VariantComparison(key, label, "inconclusive", reason, b, h, ratio)
-    disturbed = _both(outlier_problems, b, h, settings)
-    spread = _both(spread_problems, b, h, settings)
-    slower = mann_whitney_u(h, b, "greater")
-    faster = mann_whitney_u(h, b, "less")
+        return VariantComparison(key, label, "inconclusive", reason, b, h, ratio, **shape)
+    disturbed = both_sides(outlier_problems, b, h, settings)
+    spread_issues = both_sides(spread_problems, b, h, settings)
+    slower = mann_whitney_u(hu, bu, "greater")
+    faster = mann_whitney_u(hu, bu, "less")
     figures = dict(ratio=ratio, p_slower=slower.p, p_faster=faster.p, method=slower.method)
     change = f"{ratio - 1:+.1%}"
+    own = f"{floor:.1%} floor" + (f" (A/A {spread:.1%})" if spread is not None else "")
     if disturbed:
         reason = f"disturbed run ({'; '.join(disturbed)}); change {change}"
-        return VariantComparison(key, label, "inconclusive", reason, b, h, **figures)
-    if slower.p < settings.alpha and ratio >= 1 + settings.floor:
-        reason = f"slower by {change} (p={slower.p:.2g} < {settings.alpha:g})"
-        return VariantComparison(key, label, "regression", reason, b, h, **figures)
-    if faster.p < settings.alpha and ratio <= 1 - settings.floor:
-        reason = f"faster by {1 - ratio:.1%} (p={faster.p:.2g} < {settings.alpha:g})"
-        return VariantComparison(key, label, "improvement", reason, b, h, **figures)
-    if spread:
+        return VariantComparison(key, label, "inconclusive", reason, b, h, **figures, **shape)
+    if slower.p < settings.alpha and ratio >= 1 + floor:
+        reason = f"slower by {change} (p={slower.p:.2g} < {settings.alpha:g}; {own})"
+        return VariantComparison(key, label, "regression", reason, b, h, **figures, **shape)
+    if faster.p < settings.alpha and ratio <= 1 - floor:
+        reason = f"faster by {1 - ratio:.1%} (p={faster.p:.2g} < {settings.alpha:g}; {own})"
+        return VariantComparison(key, label, "improvement", reason, b, h, **figures, **shape)
+    if spread_issues:
         reason = (
-            f"too noisy to rule out a {settings.floor:.0%} slowdown ({'; '.join(spread)}); "
+            f"too noisy to rule out a {floor:.0%} slowdown ({'; '.join(spread_issues)}); "
             f"change {change}"
         )
-        return VariantComparison(key, label, "inconclusive", reason, b, h, **figures)
+        return VariantComparison(key, label, "inconclusive", reason, b, h, **figures, **shape)
     p = min(slower.p, faster.p)
     if p < settings.alpha:
-        reason = f"change {change} is significant but within the {settings.floor:.0%} floor"
+        reason = f"change {change} is significant but within the {own}"
     else:
-        reason = f"change {change}, not significant (p={p:.2g})"
-    return VariantComparison(key, label, "pass", reason, b, h, **figures)
+        reason = f"change {change}, not significant (p={p:.2g}; {own})"
+    return VariantComparison(key, label, "pass", reason, b, h, **figures, **shape)
 
 
 def confirm(first: VariantComparison, rerun: VariantComparison) -> VariantComparison:
@@ -302,12 +313,35 @@ def compare_samples(
 
 
 def samples_of(results: Mapping[str, Any]) -> dict[str, Sample]:
-    """Each variant's values in a results dict, keyed ``scenario:variant``."""
+    """Each variant's values in a results dict, keyed ``scenario:variant``, grouped into its
+    worker processes (the run's profile says how many; unknown in older files: ungrouped)."""
+    processes = (results["run"].get("pyperf") or {}).get("processes")
     return {
-        f"{scenario['name']}:{variant['name']}": Sample(tuple(variant["values"]), variant["label"])
+        f"{scenario['name']}:{variant['name']}": Sample(
+            tuple(variant["values"]),
+            variant["label"],
+            split_runs(variant["values"], processes),
+        )
         for scenario in results["scenarios"]
         for variant in scenario["variants"]
     }
+
+
+def judgeable(results: Mapping[str, Any], settings: GateSettings) -> str | None:
+    """Why a run's files cannot give any verdict at ``settings.alpha``, naming the profile
+    that would (None when they can): said before judging, not after."""
+    processes = (results["run"].get("pyperf") or {}).get("processes")
+    if not processes:
+        return None
+    needed = runs_needed(settings.alpha)
+    if min_p_value(processes, processes) < settings.alpha:
+        return None
+    return (
+        f"{results['run']['id']} ran {processes} worker process(es) a variant (profile "
+        f"{results['run']['profile']}); the gate ranks one median per process, so a verdict at "
+        f"alpha {settings.alpha:g} needs >= {needed} a side: run both with --profile rigorous "
+        "(6 processes), or use `asyncio-lab ab`, which interleaves both sides in one job"
+    )
 
 
 def compare_results(

@@ -1,12 +1,15 @@
-"""A/B in one job: a base revision against the working tree, interleaved, on one mock server.
+"""A/B in one job: two revisions or two environments, interleaved, on one mock server.
 
 Timings stored from another run drift 10-40% on a shared machine; timings taken side by side do
 not. So ``asyncio-lab ab --base REV`` checks the base revision out in a temporary git worktree
 (``benchmarks.sides``), starts one mock server, and times each selected variant in ABBA rounds
 (``benchmarks.scheduling``). Every run is fresh pyperf worker processes of *that side's own tree*
-(``benchmarks.workers``), so each side's scenario code is what gets timed. Each side's values are
-pooled and judged by ``reports.gate``; variants flagged regression or inconclusive are re-run
-once with twice the rounds and the re-run decides. A variant the base revision lacks is "new".
+in *that side's own environment* (``benchmarks.side_envs``: interpreter or cached venv of a
+requirement set, event loop), so each side's code, Python and packages are what get timed; a
+side without a revision is the working tree (both: an environment-only A/B of the same code).
+Each side's values are pooled and judged by ``reports.gate`` (one median per worker process,
+each variant's own A/A floor); variants flagged regression or inconclusive are re-run once with
+twice the rounds and the re-run decides. A variant the base revision lacks is "new".
 This module only orchestrates: the rules and the page are in ``reports/``.
 """
 
@@ -24,6 +27,7 @@ from asyncio_perf_lab.benchmarks.environment import REPO_ROOT
 from asyncio_perf_lab.benchmarks.profiles import PROFILES, Profile
 from asyncio_perf_lab.benchmarks.run_dirs import create_run_dir
 from asyncio_perf_lab.benchmarks.scheduling import SIDES, Job, RunFn, Steps, abba, run_schedule
+from asyncio_perf_lab.benchmarks.side_envs import EnvRequest
 from asyncio_perf_lab.benchmarks.sides import Side, open_sides, side_env
 from asyncio_perf_lab.benchmarks.workers import WorkerTask, measure_call_s, time_in_workers
 from asyncio_perf_lab.reports.errors import UsageError
@@ -38,14 +42,16 @@ from asyncio_perf_lab.reports.gate import (
 
 __all__ = ["DEFAULT_ROUNDS", "ABConfig", "Timer", "ab_compare", "plan", "run_ab"]
 
-DEFAULT_ROUNDS = 2  # quick profile: 2 rounds x 2 runs x 3 values = 12 values a side
+# The gate ranks one median per worker process; 5 a side is the fewest that can reach p < 0.01.
+# Quick profile: 3 rounds x 2 runs = 6 processes (6 x 3 values) a side.
+DEFAULT_ROUNDS = 3
 
 
 @dataclass
 class ABConfig:
     """Everything an A/B needs, already validated by the CLI."""
 
-    base: str
+    base: str | None = None  # None: the working tree (an environment-only A/B)
     head: str | None = None  # None: the working tree, uncommitted changes included
     targets: Sequence[str] = ()
     profile: Profile = PROFILES["quick"]
@@ -57,6 +63,7 @@ class ABConfig:
     repo: Path = REPO_ROOT  # the git checkout whose revisions are compared
     scenarios: Path | None = None  # a user's scenario folder (inside repo: each side's own)
     routes: Path | None = None  # a user's routes file for the one mock server
+    envs: dict[str, EnvRequest] = field(default_factory=dict)  # per side; default: as `loop`
 
 
 def plan(
@@ -103,11 +110,10 @@ class Timer:
     same for every run of both sides.
     """
 
-    def __init__(self, sides: dict[str, Side], base_url: str, profile: Profile, loop: str):
+    def __init__(self, sides: dict[str, Side], base_url: str, profile: Profile):
         self.sides = sides
         self.base_url = base_url
         self.profile = profile
-        self.loop = loop
         self.call_s: dict[str, float] = {}
 
     def task(self, side_name: str, job: Job) -> WorkerTask:
@@ -120,12 +126,13 @@ class Timer:
             self.base_url,
             entry["latency"] or "",  # None: send none, each route's own latency applies
             entry["tiny"] if self.profile.tiny_workload else entry["workload"],
-            self.loop,
+            side.env.loop,
             module=side.worker_module(),
             cwd=side.tree,
             env=side_env(),
             who=f"{side_name} ",
             options=(f"--scenarios={side.scenarios}",) if side.scenarios else (),
+            python=side.env.python,
         )
 
     def __call__(self, side_name: str, job: Job) -> Any:
@@ -136,9 +143,9 @@ class Timer:
 
 
 def samples(pooled: dict[str, Any], jobs: Sequence[Job]) -> dict[str, Sample]:
-    """The pooled values of each job that ran on this side."""
+    """The pooled values of each job that ran on this side, grouped by worker process."""
     return {
-        job.key: Sample(tuple(pooled[job.key].get_values()), job.label)
+        job.key: Sample.of_runs([run.values for run in pooled[job.key].get_runs()], job.label)
         for job in jobs
         if job.key in pooled
     }
@@ -207,18 +214,30 @@ def sigterm_as_interrupt() -> Iterator[None]:
         signal.signal(signal.SIGTERM, previous)
 
 
+def side_name(side: Side, other: Side) -> str:
+    """``base origin/main (1a2b3c4)``, plus its environment when the two sides' differ."""
+    name = f"{side.name} {side.describe()}"
+    if side.env.describe() != other.env.describe():
+        name += f" [{side.env.describe()}]"
+    return name
+
+
 def run_ab(
-    config: ABConfig, progress: Callable[[], Any] | None = None
+    config: ABConfig,
+    progress: Callable[[], Any] | None = None,
+    say: Callable[[str], Any] | None = None,
 ) -> tuple[Comparison, dict[str, Path]]:
-    """The whole A/B: worktree(s), one mock server, ABBA rounds, re-runs, outputs written.
+    """The whole A/B: worktree(s), environments, one mock server, ABBA rounds, re-runs, outputs.
 
     ``progress`` makes a Rich Progress (a context manager), shown only once the input is known
-    to be good, so a bad revision or target stays one line.
+    to be good, so a bad revision, interpreter or target stays one line; ``say`` reports slow
+    preparation (a virtualenv being built).
     """
     started = time.perf_counter()
+    envs = {name: config.envs.get(name, EnvRequest(loop=config.loop)) for name in SIDES}
     with (
         sigterm_as_interrupt(),
-        open_sides(config.base, config.head, config.repo, config.scenarios) as sides,
+        open_sides(config.base, config.head, config.repo, config.scenarios, envs, say) as sides,
     ):
         head = sides["head"].catalog
         targets = config.targets
@@ -233,12 +252,13 @@ def run_ab(
         raise_open_files_limit()
         shown = progress() if progress is not None else contextlib.nullcontext()
         with MockServer(latency="0ms", routes=config.routes) as server, shown as bar:
-            timer = Timer(sides, server.url, config.profile, config.loop)
+            timer = Timer(sides, server.url, config.profile)
             items, pooled = ab_compare(jobs, timer, config, Steps(bar))
     wall = time.perf_counter() - started
     notes = [
         f"interleaved ABBA in one job: {config.rounds} rounds, profile {config.profile.name}, "
-        "each run a fresh pyperf worker of its side's own tree, one shared mock server",
+        "each run a fresh pyperf worker of its side's own tree and environment, one shared "
+        "mock server; the test ranks one median per worker process",
     ]
     for scenario in dict.fromkeys(job.scenario for job in jobs):
         base_entry = sides["base"].catalog.get(scenario)
@@ -255,12 +275,12 @@ def run_ab(
     comparison = Comparison(
         items=items + removed,
         settings=config.settings,
-        base_name=f"base {sides['base'].describe()}",
-        head_name=f"head {sides['head'].describe()}",
+        base_name=side_name(sides["base"], sides["head"]),
+        head_name=side_name(sides["head"], sides["base"]),
         mode="ab",
         notes=notes,
         meta={
-            "base_rev": config.base,
+            "base_rev": config.base or "working tree",
             "base_sha": sides["base"].sha,
             "head_rev": config.head or "working tree",
             "head_sha": sides["head"].sha,
@@ -268,6 +288,7 @@ def run_ab(
             "profile": config.profile.name,
             "reran": reran,
             "wall_s": round(wall, 1),
+            "environments": {name: sides[name].env.facts for name in SIDES},
         },
     )
     return comparison, write_outputs(run_dir, comparison, pooled)

@@ -95,12 +95,14 @@ class SideEnv:
     facts: dict[str, Any] = field(default_factory=dict)
 
     def describe(self) -> str:
-        """``CPython 3.12.1, uvloop 0.21.0, aiohttp 3.9.5``."""
+        """``.venv: CPython 3.12.1, uvloop 0.21.0, aiohttp 3.9.5`` (where: the folder above bin)."""
         version = self.facts.get("loop_version")
         loop = f"{self.loop} {version}" if version else self.loop
+        path = Path(self.python)
+        where = path.parent.parent.name if path.parent.name == "bin" else str(path)
         return (
-            f"{self.facts.get('implementation', 'Python')} {self.facts.get('python', '?')}, "
-            f"{loop}, aiohttp {self.facts.get('aiohttp') or '?'}"
+            f"{where}: {self.facts.get('implementation', 'Python')} "
+            f"{self.facts.get('python', '?')}, {loop}, aiohttp {self.facts.get('aiohttp') or '?'}"
         )
 
 
@@ -170,11 +172,12 @@ def probe(python: str, loop: str, cwd: Path, env: dict[str, str], what: str) -> 
         raise UsageError(f"{what}: cannot inspect {python}: {last}")
     missing = [m for m in facts["missing"] if m.split()[0] in NEEDED]
     if missing:
+        flag = f"--{what.split()[0]}-requirements"
         raise UsageError(
             f"{what}: {python} (Python {facts['python']}) lacks the lab's dependencies: "
-            f"{', '.join(missing)}; use a venv that has them, or --base/--head-requirements FILE"
+            f"{', '.join(missing)}; use a venv that has them, or {flag} FILE"
         )
-    if facts["missing"]:
+    if facts.pop("missing"):
         raise UsageError(
             f"{what}: loop {loop} is not importable in {python} (Python {facts['python']})"
         )

@@ -1,9 +1,10 @@
 """The two sides of an A/B: revisions checked out in temporary git worktrees, and their scenarios.
 
-A side is a source tree (a worktree of a revision, or the working tree as it is) plus what its
-own scenario registry holds. Worktrees are always removed: on success, failure, Ctrl-C or SIGTERM
-(``ab`` turns SIGTERM into KeyboardInterrupt). A side's processes get an environment that cannot
-import the other side's code.
+A side is a source tree (a worktree of a revision, or the working tree as it is), the
+environment its processes run in (``benchmarks.side_envs``: interpreter or venv, loop) and what
+its own scenario registry holds, listed by that interpreter. Worktrees are always removed: on
+success, failure, Ctrl-C or SIGTERM (``ab`` turns SIGTERM into KeyboardInterrupt). A side's
+processes get an environment that cannot import the other side's code.
 """
 
 from __future__ import annotations
@@ -15,12 +16,13 @@ import shutil
 import subprocess
 import sys
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from asyncio_perf_lab.benchmarks.environment import REPO_ROOT
+from asyncio_perf_lab.benchmarks.side_envs import EnvRequest, SideEnv, prepare_env
 from asyncio_perf_lab.benchmarks.worker import WORKER_MODULE
 from asyncio_perf_lab.reports.errors import UsageError
 
@@ -66,6 +68,7 @@ class Side:
     tree: Path
     catalog: dict[str, Any] = field(default_factory=dict)
     scenarios: Path | None = None  # the user's scenario folder as this side sees it
+    env: SideEnv = field(default_factory=lambda: SideEnv(sys.executable, "asyncio"))
 
     def describe(self) -> str:
         """``origin/main (1a2b3c4)`` or ``working tree (1a2b3c4 + changes)``."""
@@ -157,7 +160,7 @@ def read_catalog(side: Side) -> dict[str, Any]:
     folder = [str(side.scenarios)] if side.scenarios is not None else []
     try:
         proc = subprocess.run(
-            [sys.executable, "-c", CATALOG_SCRIPT, *folder],
+            [side.env.python, "-c", CATALOG_SCRIPT, *folder],
             cwd=side.tree,
             env=side_env(),
             capture_output=True,
@@ -174,25 +177,37 @@ def read_catalog(side: Side) -> dict[str, Any]:
 
 @contextlib.contextmanager
 def open_sides(
-    base: str, head: str | None, repo: Path = REPO_ROOT, scenarios: Path | None = None
+    base: str | None,
+    head: str | None,
+    repo: Path = REPO_ROOT,
+    scenarios: Path | None = None,
+    envs: Mapping[str, EnvRequest] | None = None,
+    say: Callable[[str], Any] | None = None,
 ) -> Iterator[dict[str, Side]]:
-    """Resolve both revisions (bad ones fail before any work), check them out, read catalogs.
+    """Resolve both revisions (bad ones fail before any work), check them out, prepare each
+    side's environment, read catalogs.
 
-    ``head`` None is the working tree of ``repo``, uncommitted changes included; ``scenarios``
-    a user's scenario folder (``Side.own_folder`` says which copy each side uses).
+    ``base``/``head`` None is the working tree of ``repo``, uncommitted changes included (both
+    None: an environment-only A/B of the same code); ``scenarios`` a user's scenario folder
+    (``Side.own_folder`` says which copy each side uses); ``envs`` each side's interpreter,
+    requirement set and loop (default: this interpreter, asyncio).
     """
-    base_sha = resolve_revision(base, repo)
-    head_sha = resolve_revision(head, repo) if head else None
+    shas = {
+        name: resolve_revision(rev, repo) if rev else None
+        for name, rev in (("base", base), ("head", head))
+    }
+    envs = envs or {}
     with contextlib.ExitStack() as stack:
-        base_tree = stack.enter_context(worktree(base_sha, "base", repo))
-        base_side = Side("base", base, base_sha, base_tree)
-        if head and head_sha:
-            head_side = Side(
-                "head", head, head_sha, stack.enter_context(worktree(head_sha, "head", repo))
-            )
-        else:
-            head_side = Side("head", "working tree", working_tree_sha(repo), repo)
-        for side in (base_side, head_side):
+        sides = {}
+        for name, rev in (("base", base), ("head", head)):
+            sha = shas[name]
+            if rev and sha:
+                sides[name] = Side(name, rev, sha, stack.enter_context(worktree(sha, name, repo)))
+            else:
+                sides[name] = Side(name, "working tree", working_tree_sha(repo), repo)
+        for side in sides.values():
+            request = envs.get(side.name, EnvRequest())
+            side.env = prepare_env(request, side.tree, side_env(), f"{side.name} side", say)
             side.scenarios = side.own_folder(scenarios, repo)
             side.catalog = read_catalog(side)
-        yield {"base": base_side, "head": head_side}
+        yield sides

@@ -56,6 +56,7 @@ class WorkerTask:
     env: Mapping[str, str] | None = None  # None: this process's environment
     who: str = ""  # names the side in messages: "base ", "head "
     options: tuple[str, ...] = field(default=())  # more worker flags (e.g. a scenarios folder)
+    python: str | None = None  # an ab side's own interpreter or venv; None: this one
 
     @property
     def key(self) -> str:
@@ -66,7 +67,7 @@ class WorkerTask:
 def worker_command(task: WorkerTask, output: Path, *pyperf_args: str) -> list[str]:
     """The command line of one worker process that writes its pyperf JSON to ``output``."""
     return [
-        sys.executable,
+        task.python or sys.executable,
         "-m",
         task.module,
         f"--scenario={task.scenario}",

@@ -363,10 +363,11 @@ def compare_results(
             f"no common variants between {base_name} ({len(base_samples)} variants) and "
             f"{head_name} ({len(head_samples)} variants); nothing to compare"
         )
-    notes = [
+    notes = [why for why in (judgeable(base, settings), judgeable(head, settings)) if why]
+    notes.append(
         "stored results from two separate runs: drift between runs (10-40% on shared machines) "
         "is not controlled here; `make ab` interleaves both sides in one job"
-    ]
+    )
     base_scenarios = {s["name"]: s for s in base["scenarios"]}
     head_scenarios = {s["name"]: s for s in head["scenarios"]}
     if only := sorted(set(base_scenarios) - set(head_scenarios)):
@@ -386,7 +387,11 @@ def compare_results(
         head_name=head_name,
         mode="files",
         notes=notes,
-        meta={"base_run": base["run"]["id"], "head_run": head["run"]["id"]},
+        meta={
+            "base_run": base["run"]["id"],
+            "head_run": head["run"]["id"],
+            "environments": {"base": base["run"]["env"], "head": head["run"]["env"]},
+        },
     )
 
 

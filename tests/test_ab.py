@@ -48,17 +48,27 @@ def run_cli(*args: str, cwd: Path = ROOT, timeout: float = 60) -> subprocess.Com
     return run_lab(*args, cwd=cwd, timeout=timeout)
 
 
-class FakeBench:
-    """Stands in for a pyperf Benchmark: values that pool with add_runs."""
+class FakeRun:
+    """Stands in for a pyperf Run: one worker process's values."""
 
     def __init__(self, values: Sequence[float]) -> None:
-        self.values = list(values)
+        self.values = tuple(values)
+
+
+class FakeBench:
+    """Stands in for a pyperf Benchmark: runs (one per worker process) that pool with add_runs."""
+
+    def __init__(self, values: Sequence[float]) -> None:
+        self.runs = [FakeRun(values)]
 
     def add_runs(self, other: FakeBench) -> None:
-        self.values.extend(other.values)
+        self.runs.extend(other.runs)
+
+    def get_runs(self) -> list[FakeRun]:
+        return list(self.runs)
 
     def get_values(self) -> tuple[float, ...]:
-        return tuple(self.values)
+        return tuple(v for run in self.runs for v in run.values)
 
 
 # --- revisions and worktrees ----------------------------------------------------------------
@@ -177,22 +187,41 @@ def test_only_flagged_variants_are_rerun_and_the_rerun_decides() -> None:
     """A flagged variant is re-run alone with twice the rounds, and the fresh data decide."""
     calls: list[tuple[str, str]] = []
     jobs = [Job("s", "steady", "S", True), Job("s", "flaky", "F", True)]
+    first_pass = 3 * 4 * len(jobs)  # 3 rounds of ABBA per variant
 
     def run_one(side: str, job: Job) -> FakeBench:
         calls.append((side, job.variant))
-        first_pass = len(calls) <= 8
-        slow = side == "head" and job.variant == "flaky" and first_pass
+        slow = side == "head" and job.variant == "flaky" and len(calls) <= first_pass
         base = [0.100, 0.101, 0.099, 0.1005]
         return FakeBench([v * (1.5 if slow else 1.0) + 1e-6 * len(calls) for v in base])
 
-    config = ABConfig(base="HEAD", rounds=1, settings=GateSettings())
+    config = ABConfig(base="HEAD", rounds=3, settings=GateSettings())
     items, pooled = ab_compare(jobs, run_one, config)
     outcome = {item.key: (item.first_outcome, item.outcome) for item in items}
     assert outcome == {"s:steady": (None, "pass"), "s:flaky": ("regression", "pass")}
-    assert calls[8:] == [(side, "flaky") for side in ("base", "head", "head", "base") * 1] + [
-        (side, "flaky") for side in ("head", "base", "base", "head")
-    ]
-    assert len(pooled["head"]["s:flaky"].get_values()) == 8 + 16
+    assert (
+        calls[first_pass:]
+        == [
+            (side, "flaky")
+            for side in ("base", "head", "head", "base", "head", "base", "base", "head")
+        ]
+        * 3
+    )  # 6 rounds, ABBA then BAAB
+    assert len(pooled["head"]["s:flaky"].get_runs()) == 6 + 12
+
+
+def test_gate_ranks_one_median_per_worker_process() -> None:
+    """Pooled runs reach the gate grouped: 6 processes a side are 6 values to rank, not 24."""
+    jobs = [Job("s", "v", "V", True)]
+
+    def run_one(side: str, job: Job) -> FakeBench:
+        return FakeBench([0.1, 0.1001, 0.0999, 0.1002])
+
+    config = ABConfig(base="HEAD", rounds=3, settings=GateSettings(), rerun=False)
+    (item,), _ = ab_compare(jobs, run_one, config)
+    assert item.units == (6, 6)
+    assert item.grouped
+    assert len(item.base) == 24
 
 
 # --- real runs ----------------------------------------------------------------------------------
@@ -229,7 +258,6 @@ def test_ab_times_each_sides_own_code(clone: Path, tmp_path: Path) -> None:
         base="HEAD~1",
         head="HEAD",
         targets=["sequential_vs_gather:gather", "sequential_vs_gather:gather_copy"],
-        rounds=1,
         out_dir=tmp_path / "out",
         repo=clone,
     )
@@ -237,7 +265,7 @@ def test_ab_times_each_sides_own_code(clone: Path, tmp_path: Path) -> None:
     verdict = {item.key: item for item in comparison.items}
     gather = verdict["sequential_vs_gather:gather"]
     assert gather.outcome == "regression", gather.reason
-    assert gather.first_outcome == "regression"  # flagged, re-run with 2 rounds, confirmed
+    assert gather.first_outcome == "regression"  # flagged, re-run with 6 rounds, confirmed
     assert gather.ratio is not None
     assert gather.ratio > 1.3
     assert verdict["sequential_vs_gather:gather_copy"].outcome == "new"
@@ -257,8 +285,6 @@ def test_ab_of_identical_code_does_not_fail(tmp_path: Path) -> None:
         "--base",
         "HEAD",
         "sequential_vs_gather:gather",
-        "--rounds",
-        "1",
         "--out",
         str(tmp_path),
         timeout=110,

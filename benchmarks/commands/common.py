@@ -229,7 +229,8 @@ def add_gate_flags(parser: argparse.ArgumentParser) -> None:
         type=argument_type(fraction),
         default=GateSettings.floor,
         metavar="PCT",
-        help="smallest median change that can fail (default 10%%)",
+        help="minimum effect floor; a variant's own A/A spread in the job can raise it "
+        "(default 3%%)",
     )
     parser.add_argument(
         "--alpha",

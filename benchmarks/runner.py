@@ -2,18 +2,23 @@
 
 The mock server is started once per run, as its own process. Each variant is probed once in this
 process (its calls also size the timing), then timed in fresh pyperf worker processes
-(``benchmarks.workers``).
+(``benchmarks.workers``). Both phases run under time limits (``benchmarks.deadlines``). A run that
+stops early (a variant failed or ran out of time, the server died, Ctrl-C, SIGTERM) stops its
+workers and server, writes what it measured marked incomplete, and raises RunStopped.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime as dt
 import functools
 import inspect
 import json
 import os
+import signal
 import time
+from collections.abc import Coroutine, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -21,14 +26,25 @@ from typing import Any
 import pyperf
 from rich.progress import Progress
 
+from asyncio_perf_lab.benchmarks.deadlines import (
+    HARD_GRACE_S,
+    Limits,
+    Phase,
+    PhaseTimeout,
+    hard_deadline,
+    human,
+    probe_phase,
+    timing_phase,
+)
 from asyncio_perf_lab.benchmarks.environment import environment
 from asyncio_perf_lab.benchmarks.loops import new_event_loop
 from asyncio_perf_lab.benchmarks.probe_run import probe_variant
 from asyncio_perf_lab.benchmarks.profiles import Profile
-from asyncio_perf_lab.benchmarks.run_dirs import create_run_dir, point_latest
+from asyncio_perf_lab.benchmarks.run_dirs import create_run_dir
 from asyncio_perf_lab.benchmarks.selection import Selection
-from asyncio_perf_lab.benchmarks.workers import WorkerTask, time_in_workers
+from asyncio_perf_lab.benchmarks.workers import RunError, WorkerTask, time_in_workers
 from asyncio_perf_lab.mockserver import MockServer, parse_latency, raise_open_files_limit
+from asyncio_perf_lab.reports.errors import UsageError
 from asyncio_perf_lab.reports.results_file import KIND, SCHEMA_VERSION, write_json_atomic
 from asyncio_perf_lab.reports.stats import summarize
 from asyncio_perf_lab.scenarios import Machine, Variant
@@ -46,6 +62,7 @@ class RunConfig:
     out_dir: Path = field(default_factory=lambda: Path("results"))
     scenarios: Path | None = None  # a user's scenario folder (workers import from it)
     routes: Path | None = None  # a user's routes file for the mock server
+    limits: Limits = field(default_factory=Limits)  # each variant's probe and timing limits
 
 
 def result_preview(result: Any, limit: int = 2000) -> str:
@@ -84,15 +101,105 @@ def lower_costs(first: dict[str, float], second: dict[str, float]) -> dict[str, 
     return {key: min(first[key], second.get(key, first[key])) for key in first}
 
 
+@dataclass
+class Measured:
+    """What a run has measured so far, in results-file form: a stopped run still writes it."""
+
+    entries: list[dict[str, Any]] = field(default_factory=list)
+    benches: list[pyperf.Benchmark] = field(default_factory=list)
+    current: str = ""  # scenario:variant being probed or timed now
+
+    def add(self, entry: dict[str, Any], record: dict[str, Any], bench: pyperf.Benchmark) -> None:
+        """One more variant measured (its scenario's entry joins at its first variant)."""
+        if not entry["variants"]:
+            self.entries.append(entry)
+        entry["variants"].append(record)
+        self.benches.append(bench)
+
+    def during(self) -> str:
+        """`` while S:V ran`` (or nothing before the first variant), for a reason's end."""
+        return f" while {self.current} ran" if self.current else ""
+
+    def keys(self) -> set[str]:
+        """``scenario:variant`` of every variant measured."""
+        return {f"{e['name']}:{v['name']}" for e in self.entries for v in e["variants"]}
+
+
+class RunStopped(Exception):
+    """The run stopped before every selected variant was measured; the message is one line.
+
+    ``path``: the results file of the variants measured before, marked incomplete (None when
+    there were none: then no run folder is left either). ``exit_code``: 1 when something failed,
+    130 for Ctrl-C, 143 for SIGTERM.
+    """
+
+    def __init__(self, reason: str, path: Path | None, exit_code: int, missing: list[str]) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.path = path
+        self.exit_code = exit_code
+        self.missing = missing
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM (a CI cancel, ``timeout``, ``kill PID``): it stops a run the way Ctrl-C does."""
+
+
+@contextlib.contextmanager
+def sigterm_stops_the_run() -> Iterator[None]:
+    """While a run lasts, SIGTERM raises Terminated, so workers and server are stopped as on
+    Ctrl-C and what was measured is written, instead of the process vanishing mid-write."""
+
+    def terminate(signum: int, frame: Any) -> None:
+        raise Terminated()
+
+    previous = signal.signal(signal.SIGTERM, terminate)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def one_line(exc: BaseException) -> str:
+    """``TypeName: first line``, of the first leaf of an exception group."""
+    while isinstance(exc, BaseExceptionGroup) and exc.exceptions:
+        exc = exc.exceptions[0]
+    first = (str(exc).strip().splitlines() or [""])[0]
+    return f"{type(exc).__name__}: {first}" if first else type(exc).__name__
+
+
+def probe_within_limit(
+    loop_runner: asyncio.Runner, probe: Coroutine[Any, Any, Any], phase: Phase, limit_s: float
+) -> Any:
+    """Run the probe under its limit; RunError (one line) if it fails or runs past the limit."""
+
+    async def limited() -> Any:
+        async with asyncio.timeout(limit_s):
+            return await probe
+
+    over = (
+        f"{phase.key} took over its probe limit of {human(limit_s)} (it needs "
+        f"~{human(phase.needs_s)}: {phase.arithmetic()}); stopped"
+    )
+    try:
+        with hard_deadline(limit_s + HARD_GRACE_S, over):
+            return loop_runner.run(limited())
+    except (TimeoutError, PhaseTimeout):
+        raise RunError(over) from None
+    except Exception as exc:  # the variant's own error, or the server gone: one line
+        raise RunError(f"{phase.key} failed in its probe run: {one_line(exc)}") from None
+
+
 def run_scenario(
     selection: Selection,
     config: RunConfig,
     server: MockServer,
     loop_runner: asyncio.Runner,
-    progress: Progress | None,
-    task: Any,
-) -> tuple[dict[str, Any], list[pyperf.Benchmark]]:
-    """Calibrate, time and probe the selected variants of one scenario."""
+    measured: Measured,
+    progress: Progress | None = None,
+    task: Any = None,
+) -> None:
+    """Calibrate, probe and time the selected variants of one scenario into ``measured``."""
     scenario = selection.scenario
     workload = scenario.tiny if config.profile.tiny_workload else scenario.workload
     # "" sends no latency (a scenario's LATENCY None): each route's own applies; ideal models
@@ -102,20 +209,40 @@ def run_scenario(
     # Calibrated where and as the variants run: the run's loop, its server, a lean process.
     site = Site(new_loop=functools.partial(new_event_loop, config.loop), base_url=server.url)
     machine = Machine(cpu_s=scenario.measure_machine(workload, site))
-    measured: list[tuple[str, Variant, list[float], dict[str, Any]]] = []
-    benches, results = [], {}
+    entry: dict[str, Any] = {
+        "name": scenario.name,
+        "title": scenario.title,
+        "question": scenario.question,
+        "lesson": scenario.lesson,
+        "latency": latency,
+        "latency_s": latency_s,
+        "workload": scenario.constants(workload),
+        "machine": {"cores": machine.cores, "cpu_s": dict(machine.cpu_s)},
+        "results_equal": None,
+        "variants": [],
+    }
+    results: dict[str, Any] = {}
     for name in selection.variants:
         variant = scenario.variants[name]
+        measured.current = key = f"{scenario.name}:{name}"
         if progress is not None:
-            progress.update(task, description=f"{scenario.name}:{name}")
+            progress.update(task, description=key)
         ideal_s = variant.ideal(workload, latency_s, machine)
         # Probe first: its calls size the pyperf run (anti-patterns run far over ideal). The
         # warm call is unprobed but may be cold, the probed one warm but slowed: take the less.
-        probe, results[name] = loop_runner.run(
-            probe_variant(variant, server.url, latency, workload, server)
+        phase = probe_phase(key, ideal_s)
+        probe, results[name] = probe_within_limit(
+            loop_runner,
+            probe_variant(variant, server.url, latency, workload, server),
+            phase,
+            config.limits.limit_s(phase),
         )
         probe["result"] = result_preview(results[name])
         call_s = max(ideal_s, min(probe["wall_s"], probe["warm_wall_s"]))
+        try:  # known now, not after the workers ran out of time: refuse what cannot fit
+            config.limits.check(timing_phase(key, config.profile, call_s, "as measured"))
+        except UsageError as exc:
+            raise RunError(str(exc)) from None
         timed = WorkerTask(
             scenario.name,
             name,
@@ -125,9 +252,14 @@ def run_scenario(
             config.loop,
             options=(f"--scenarios={config.scenarios}",) if config.scenarios else (),
         )
-        bench = time_in_workers(timed, config.profile, call_s)
-        measured.append((name, variant, list(bench.get_values()), probe))
-        benches.append(bench)
+        bench = time_in_workers(timed, config.profile, call_s, config.limits)
+        values = list(bench.get_values())
+        measured.add(entry, variant_record(name, variant, ideal_s, values, probe), bench)
+        # null where the variants differ on purpose (scenario.equal_results is False)
+        first = next(iter(results.values()))
+        entry["results_equal"] = (
+            all(r == first for r in results.values()) if scenario.equal_results else None
+        )
         if progress is not None:
             progress.advance(task)
     # Calibrated again after the timing, each cost at the lower figure: one busy moment of a
@@ -135,27 +267,17 @@ def run_scenario(
     if scenario.calibrate is not None:
         again = scenario.measure_machine(workload, site)
         machine = Machine(cpu_s=lower_costs(machine.cpu_s, again))
-    records = [
-        variant_record(name, variant, variant.ideal(workload, latency_s, machine), values, probe)
-        for name, variant, values, probe in measured
-    ]
-    first = next(iter(results.values()))
-    entry = {
-        "name": scenario.name,
-        "title": scenario.title,
-        "question": scenario.question,
-        "lesson": scenario.lesson,
-        "latency": latency,
-        "latency_s": latency_s,
-        "workload": scenario.constants(workload),
-        "machine": {"cores": machine.cores, "cpu_s": dict(machine.cpu_s)},
-        # null where the variants differ on purpose (scenario.equal_results is False)
-        "results_equal": (
-            all(r == first for r in results.values()) if scenario.equal_results else None
-        ),
-        "variants": records,
-    }
-    return entry, benches
+        entry["machine"]["cpu_s"] = dict(machine.cpu_s)
+        entry["variants"] = [
+            variant_record(
+                record["name"],
+                scenario.variants[record["name"]],
+                scenario.variants[record["name"]].ideal(workload, latency_s, machine),
+                record["values"],
+                record["probe"],
+            )
+            for record in entry["variants"]
+        ]
 
 
 def write_pyperf_suite(path: Path, benches: list[pyperf.Benchmark]) -> None:
@@ -166,25 +288,42 @@ def write_pyperf_suite(path: Path, benches: list[pyperf.Benchmark]) -> None:
 
 
 def run(config: RunConfig, progress: Progress | None = None) -> Path:
-    """Run the selected variants, write ``results.json`` and ``pyperf.json``; return the former."""
-    run_dir = create_run_dir(config.out_dir, profile=config.profile.name)
+    """Run the selected variants, write ``results.json`` and ``pyperf.json``; return the former.
+
+    The run folder is made only once there is something to write, so a run that fails or is
+    killed (even by SIGKILL) leaves no empty folder. RunStopped if the run stops early: a
+    variant failed or ran past its limit, the mock server died or stopped answering, Ctrl-C or
+    SIGTERM; its workers and server are stopped by then, and what was measured is written,
+    marked incomplete.
+    """
     raise_open_files_limit()
     started = time.perf_counter()
     created = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
     env = environment(config.loop)
-    total = sum(len(s.variants) for s in config.selections)
-    task = progress.add_task("starting", total=total) if progress is not None else None
-    entries, benches = [], []
+    selected = [f"{s.scenario.name}:{v}" for s in config.selections for v in s.variants]
+    task = progress.add_task("starting", total=len(selected)) if progress is not None else None
+    measured = Measured()
+    stopped: tuple[str, int] | None = None
     with (
         MockServer(latency="0ms", routes=config.routes) as server,
         asyncio.Runner(loop_factory=lambda: new_event_loop(config.loop)) as loop_runner,
     ):
-        for selection in config.selections:
-            entry, scenario_benches = run_scenario(
-                selection, config, server, loop_runner, progress, task
-            )
-            entries.append(entry)
-            benches.extend(scenario_benches)
+        try:
+            for selection in config.selections:
+                run_scenario(selection, config, server, loop_runner, measured, progress, task)
+        except RunError as exc:
+            # A dead or silent server is the cause, whatever the variant's error says.
+            failure = server.failure()
+            stopped = (f"{failure}{measured.during()}" if failure else str(exc), 1)
+        except KeyboardInterrupt as exc:
+            terminated = isinstance(exc, Terminated)
+            how = "SIGTERM" if terminated else "Ctrl-C (SIGINT)"
+            stopped = (f"interrupted by {how}{measured.during()}", 143 if terminated else 130)
+    done = measured.keys()
+    missing = [key for key in selected if key not in done]
+    if stopped is not None and not measured.entries:
+        raise RunStopped(stopped[0], None, stopped[1], missing)
+    run_dir = create_run_dir(config.out_dir, profile=config.profile.name)
     results = {
         "schema": SCHEMA_VERSION,
         "kind": KIND,
@@ -198,11 +337,16 @@ def run(config: RunConfig, progress: Progress | None = None) -> Path:
             "routes": str(config.routes) if config.routes else None,
             "wall_s": time.perf_counter() - started,
             "pyperf": config.profile.as_dict(),
+            "limits": config.limits.as_dict(),
+            "incomplete": (
+                {"reason": stopped[0], "missing": missing} if stopped is not None else None
+            ),
             "env": env,
         },
-        "scenarios": entries,
+        "scenarios": measured.entries,
     }
-    write_pyperf_suite(run_dir / "pyperf.json", benches)
+    write_pyperf_suite(run_dir / "pyperf.json", measured.benches)
     path = write_json_atomic(run_dir / "results.json", results)
-    point_latest(config.out_dir, run_dir)
+    if stopped is not None:
+        raise RunStopped(stopped[0], path, stopped[1], missing)
     return path

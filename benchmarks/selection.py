@@ -28,9 +28,15 @@ def select(specs: list[str], folder: str | Path | None = None) -> list[Selection
     known = scenarios.names(folder)
     chosen: dict[str, list[str]] = {}
     for spec in specs:
-        name, _, variant = spec.partition(":")
+        name, colon, variant = spec.partition(":")
         if name not in known:
             raise UsageError(f"unknown scenario {name!r}; allowed: {', '.join(known)}")
+        if colon and not variant:  # "name:" is a typo, not "every variant"
+            allowed = ", ".join(scenarios.load(name, folder).variants)
+            raise UsageError(
+                f"{spec!r} names no variant after ':'; allowed: {name} (all) or {name}:VARIANT "
+                f"with VARIANT one of {allowed}"
+            )
         wanted = chosen.setdefault(name, [])
         if not variant:
             wanted.extend(scenarios.load(name, folder).variants)

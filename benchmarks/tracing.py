@@ -169,7 +169,8 @@ def load_script(path: str, func: str) -> Callable[[], Coroutine[Any, Any, Any]]:
 def trace_script(
     func: Callable[[], Coroutine[Any, Any, Any]], loop: str, threshold_s: float
 ) -> tuple[ProbeSession, BaseException | None, dict[str, Any]]:
-    """Await the user's function once under all probes; its exception is returned, not raised."""
+    """Await the user's function once under all probes; its exception (or SystemExit) is
+    returned, not raised."""
     from asyncio_perf_lab.benchmarks.loops import new_event_loop
 
     probes = ProbeSession(threshold_s=threshold_s, trace_new_sessions=True, transports=True)
@@ -181,7 +182,7 @@ def trace_script(
         async with probes:
             try:
                 await func()
-            except Exception as exc:  # the user's bug: still show the trace up to it
+            except (Exception, SystemExit) as exc:  # its bug or its sys.exit: trace up to it
                 return exc
         return None
 

@@ -3,7 +3,7 @@
 pyperf re-runs this script in fresh worker processes, passing our settings back as command-line
 arguments (workers inherit almost no environment). Each worker builds one event loop and one
 Context (session, executors) on its first call and keeps them warm; only the variant's coroutine
-is inside the timer.
+is inside the timer. A worker is never left behind by its runner (``guard_worker_group``).
 """
 
 from __future__ import annotations
@@ -11,7 +11,13 @@ from __future__ import annotations
 import argparse
 import asyncio
 import atexit
+import contextlib
+import ctypes
 import json
+import os
+import select
+import signal
+import sys
 import time
 from contextlib import AsyncExitStack
 from typing import Any
@@ -66,6 +72,39 @@ def time_variant(loops: int, args: argparse.Namespace) -> float:
     return _warm.loop.run_until_complete(_warm.timed(loops))
 
 
+PR_SET_PDEATHSIG = 1  # prctl option: a signal this process gets when its parent dies
+
+
+def guard_worker_group() -> None:
+    """Fork a guard that kills this worker's process group when the process that started it dies.
+
+    The runner starts each worker in a process group of its own and stops that group itself on
+    a timeout, an error, Ctrl-C or SIGTERM. Only a runner killed by SIGKILL cannot; then the
+    guard, watching the runner through a pidfd, kills the group: the worker, its process pool
+    and forkserver. The guard dies with the worker (PR_SET_PDEATHSIG), so it never outlives it.
+    Linux only; called before any thread exists, so the fork is safe.
+    """
+    if not sys.platform.startswith("linux"):
+        return
+    runner, worker = os.getppid(), os.getpid()
+    if os.fork() != 0:
+        return
+    try:  # the guard: never returns, never flushes the worker's buffers, never runs its atexit
+        os.closerange(0, 1 << 16)  # hold none of the worker's pipes open after it exits
+        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+        if os.getppid() == worker:  # else the worker exited before the line above
+            if runner != 1:  # 1: the runner was gone before the worker even started
+                with contextlib.suppress(ProcessLookupError):  # already gone
+                    select.select([os.pidfd_open(runner)], [], [])  # readable once it exits
+            # Only a group the worker leads is ours to kill (the runner's start_new_session).
+            if os.getpgid(0) == worker:
+                os.killpg(worker, signal.SIGKILL)
+            else:
+                os.kill(worker, signal.SIGKILL)
+    finally:
+        os._exit(0)
+
+
 def add_cmdline_args(cmd: list[str], args: argparse.Namespace) -> None:
     """Hand our settings to each worker process on its command line."""
     for name in OUR_ARGS:
@@ -84,6 +123,8 @@ def main() -> None:
     parser.add_argument("--loop", default="asyncio")
     parser.add_argument("--scenarios", default=None, help="a user's scenario folder")
     args = runner.parse_args()
+    if args.worker:
+        guard_worker_group()
     metadata: dict[str, Any] = {
         "scenario": args.scenario,
         "variant": args.variant,

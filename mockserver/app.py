@@ -39,6 +39,11 @@ from asyncio_perf_lab.mockserver.faults import (
 )
 from asyncio_perf_lab.mockserver.latency import SamplerCache, parse_latency
 from asyncio_perf_lab.mockserver.loop_lag import LoopLagSampler
+from asyncio_perf_lab.mockserver.oversized import (
+    HANDLER_ARGS,
+    check_query_size,
+    quiet_parse_errors,
+)
 from asyncio_perf_lab.mockserver.params import BadParameter, integer, number
 from asyncio_perf_lab.mockserver.routes import Route, read_routes
 from asyncio_perf_lab.mockserver.stats import Stats
@@ -161,6 +166,7 @@ def _envelope(
             controls = defaults
             try:
                 if request.query_string or _has_control_header(request.raw_headers):
+                    check_query_size(request.raw_path)  # mockserver.oversized
                     controls = parse_controls(request.query, request.headers, defaults)
                 payload = endpoint(api, request)
                 if is_async:
@@ -366,7 +372,8 @@ def make_app(
 ) -> web.Application:
     """Build the mock API with a default latency SPEC, seed and user routes (ValueError if bad)."""
     api = MockApi(latency, seed, routes)
-    app = web.Application()
+    quiet_parse_errors()
+    app = web.Application(handler_args=HANDLER_ARGS)
     app[API_KEY] = api
     app.router.add_get("/health", health)
     app.router.add_get("/stats", get_stats)

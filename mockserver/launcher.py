@@ -124,6 +124,40 @@ class ServerProcess:
                         )
                     buffer += chunk
 
+    def failure(self, answer_within_s: float = 2.0) -> str | None:
+        """Why the running server can no longer serve a run, in one line; None while it can.
+
+        It died (its exit code and last stderr line), or it is alive but does not answer
+        ``GET /health`` within ``answer_within_s`` (stopped, or its loop blocked).
+        """
+        with self._lock:
+            proc, url = self._proc, self._url
+            if proc is None or url is None:
+                return None
+            code = proc.poll()
+            if code is not None:
+                how = f"killed by {signal.Signals(-code).name}" if code < 0 else f"exit code {code}"
+                return f"the {self.name} died ({how}); {self._last_stderr_line()}"
+        try:
+            with _NO_PROXY.open(f"{url}/health", timeout=answer_within_s) as resp:
+                resp.read()
+        except OSError as exc:
+            reason = getattr(exc, "reason", exc)
+            return (
+                f"the {self.name} (pid {proc.pid}) stopped answering: GET /health got no "
+                f"answer within {answer_within_s:g} s ({reason})"
+            )
+        return None
+
+    def _last_stderr_line(self) -> str:
+        if self._stderr is None:
+            return "its stderr was empty"
+        self._stderr.seek(0, os.SEEK_END)
+        size = self._stderr.tell()
+        self._stderr.seek(max(0, size - 4096))  # the tail is enough for a last line
+        lines = self._stderr.read().decode(errors="replace").strip().splitlines()
+        return f"its last stderr line: {lines[-1].strip()}" if lines else "its stderr was empty"
+
     def _stderr_tail(self) -> str:
         if self._stderr is None:
             return ""
@@ -184,6 +218,7 @@ def _terminate(proc: subprocess.Popen[bytes]) -> None:
     try:
         if proc.poll() is None:
             proc.send_signal(signal.SIGTERM)
+            proc.send_signal(signal.SIGCONT)  # a stopped server handles SIGTERM only once woken
             proc.wait(timeout=STOP_GRACE_S)
     except subprocess.TimeoutExpired:
         pass

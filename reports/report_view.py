@@ -100,6 +100,7 @@ class ReportView:
     source: str = ""
     notes: list[str] = field(default_factory=list)
     max_blocking: int = MAX_BLOCKING_ROWS
+    incomplete: Mapping[str, Any] | None = None  # the run stopped early: reason, missing
 
 
 def anchor_of(index: int, name: str) -> str:
@@ -247,7 +248,8 @@ def report_view(results: Mapping[str, Any], source: str = "") -> ReportView:
     run = results["run"]
     scenarios = [scenario_view(i, s) for i, s in enumerate(results["scenarios"], start=1)]
     return ReportView(
-        title=f"asyncio-perf-lab report: run {run['id']}",
+        title=f"asyncio-perf-lab report: run {run['id']}"
+        + (" (incomplete)" if run.get("incomplete") else ""),
         run_id=run["id"],
         meta=run_meta(run),
         scenarios=scenarios,
@@ -256,6 +258,7 @@ def report_view(results: Mapping[str, Any], source: str = "") -> ReportView:
         ),
         generated=generated_now(),
         source=source,
+        incomplete=run.get("incomplete"),
     )
 
 

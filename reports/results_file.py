@@ -1,4 +1,8 @@
-"""The one reader and writer of results files: schema check in, atomic write out."""
+"""The one reader and writer of results files: size cap and schema check in, atomic write out.
+
+A file over ``MAX_FILE_BYTES`` is refused before it is parsed (a full quick run is ~6 MB), so a
+wrong path such as ``/dev/zero`` costs one line, not the machine's memory.
+"""
 
 from __future__ import annotations
 
@@ -15,6 +19,7 @@ from asyncio_perf_lab.reports.errors import ResultsFileError
 
 __all__ = [
     "KIND",
+    "MAX_FILE_BYTES",
     "SCHEMA_VERSION",
     "ResultsFileError",
     "load_results",
@@ -27,6 +32,7 @@ __all__ = [
 SCHEMA_VERSION = 1
 KIND = "asyncio-perf-lab/results"
 SCHEMA_PATH = Path(__file__).with_name("results.schema.json")
+MAX_FILE_BYTES = 64 * 1024 * 1024  # 64 MiB: ten times a full quick run's results
 
 
 @cache
@@ -53,21 +59,40 @@ def validate(data: Any, origin: str = "results") -> None:
         raise ResultsFileError(f"{origin}: invalid at {where}: {error.message[:200]}")
 
 
-def read_json(path: str | os.PathLike[str], what: str = "results file") -> Any:
-    """A JSON file's data, turning every way it cannot be read into one clear line."""
+def read_json(
+    path: str | os.PathLike[str], what: str = "results file", max_bytes: int = MAX_FILE_BYTES
+) -> Any:
+    """A JSON file's data, turning every way it cannot be read into one clear line.
+
+    At most ``max_bytes`` are read: a bigger file (or an endless one: a device, a FIFO) is
+    refused by its size, before any parsing.
+    """
     path = Path(path)
+    cap = f"{what}s are capped at {_mib(max_bytes)}"
     try:
-        text = path.read_text(encoding="utf-8")
+        with path.open("rb") as f:
+            size = os.fstat(f.fileno()).st_size
+            if size > max_bytes:
+                raise ResultsFileError(f"{path}: {_mib(size)} is too big; {cap}")
+            raw = f.read(max_bytes + 1)
     except FileNotFoundError:
         raise ResultsFileError(f"{path}: no such {what}") from None
-    except (OSError, UnicodeDecodeError) as exc:
+    except OSError as exc:
         raise ResultsFileError(f"{path}: cannot read ({exc.__class__.__name__}: {exc})") from None
+    if len(raw) > max_bytes:
+        raise ResultsFileError(f"{path}: more than {_mib(max_bytes)} (read stopped there); {cap}")
     try:
-        return json.loads(text)
+        return json.loads(raw.decode("utf-8"))
+    except UnicodeDecodeError as exc:
+        raise ResultsFileError(f"{path}: cannot read (UnicodeDecodeError: {exc})") from None
     except json.JSONDecodeError as exc:
         raise ResultsFileError(
             f"{path}: corrupt or truncated JSON at line {exc.lineno} col {exc.colno}: {exc.msg}"
         ) from None
+
+
+def _mib(size: int) -> str:
+    return f"{size / (1024 * 1024):.1f} MiB".replace(".0 MiB", " MiB")
 
 
 def load_results(path: str | os.PathLike[str]) -> dict[str, Any]:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import IO, Any, NoReturn
 
@@ -41,10 +41,45 @@ MIN_PIPED_WIDTH = 160  # piped into a CI log or a test, names are never cut to "
 
 
 class Parser(argparse.ArgumentParser):
-    """argparse, but a usage error is one line and exit 2 (argparse prints its usage first)."""
+    """argparse, but a usage error is one line and exit 2 (argparse prints its usage first), and
+    a value that starts with ``-`` is taken as the value (``--latency -5ms``)."""
 
     def error(self, message: str) -> NoReturn:
         self.exit(2, f"{self.prog}: error: {message}\n")
+
+    def parse_known_args(  # type: ignore[override]
+        self, args: Sequence[str] | None = None, namespace: argparse.Namespace | None = None
+    ) -> tuple[argparse.Namespace, list[str]]:
+        given = list(sys.argv[1:] if args is None else args)
+        return super().parse_known_args(self.attach_dash_values(given), namespace)
+
+    def attach_dash_values(self, args: list[str]) -> list[str]:
+        """``--latency -5ms`` -> ``--latency=-5ms`` for a flag that takes one value and a next
+        word that is no flag of ours: argparse would take ``-5ms`` for an unknown option and say
+        "expected one argument"; attached, the flag's own check names the value."""
+        out: list[str] = []
+        words = iter(args)
+        for word in words:
+            if word == "--":  # everything after it is positional already
+                out += [word, *words]
+                break
+            action = self._option_string_actions.get(word)
+            if action is not None and action.nargs is None:
+                value = next(words, None)
+                if (
+                    value is not None
+                    and value.startswith("-")
+                    and len(value) > 1
+                    and value.split("=", 1)[0] not in self._option_string_actions
+                ):
+                    out.append(f"{word}={value}")
+                    continue
+                out.append(word)
+                if value is not None:
+                    out.append(value)
+                continue
+            out.append(word)
+        return out
 
 
 def add_command(sub: Any, name: str, summary: str, description: str, example: str) -> Parser:

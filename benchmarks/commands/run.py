@@ -15,9 +15,11 @@ from asyncio_perf_lab.benchmarks.commands.common import (
     add_routes,
     add_scenarios,
     add_targets,
+    bounded,
     console,
     progress_bar,
 )
+from asyncio_perf_lab.benchmarks.deadlines import Limits
 
 
 def add_parser(sub: Any) -> None:
@@ -37,6 +39,14 @@ def add_parser(sub: Any) -> None:
     add_latency(parser, help="override every scenario's latency")
     add_loop(parser)
     add_out(parser)
+    parser.add_argument(
+        "--phase-limit",
+        type=bounded(float, 1, 86400, "--phase-limit"),
+        default=Limits.cap_s,
+        metavar="SECONDS",
+        help="the longest one variant's probe or timing may take (default 900); a variant "
+        "that cannot fit even at its ideal time is refused before the run starts",
+    )
     parser.add_argument("--no-report", action="store_true", help="skip writing report.html")
     parser.add_argument(
         "--check-budgets",
@@ -46,13 +56,20 @@ def add_parser(sub: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    """Run, print the summary, write the report; 1 if a worker or the report failed."""
+    """Run, print the summary, write the report; the exit code says how it went.
+
+    0 done, 1 a variant, its worker or the mock server failed (or the report could not be
+    written), 130 Ctrl-C, 143 SIGTERM; what was measured before a stop is kept, marked incomplete.
+    """
     from asyncio_perf_lab.benchmarks import runner
+    from asyncio_perf_lab.benchmarks.deadlines import check_selections
     from asyncio_perf_lab.benchmarks.profiles import PROFILES
+    from asyncio_perf_lab.benchmarks.run_dirs import check_out_dir, point_latest
     from asyncio_perf_lab.benchmarks.selection import select
-    from asyncio_perf_lab.benchmarks.workers import RunError
+    from asyncio_perf_lab.reports.errors import UsageError
 
     err = console()
+    limits = Limits(cap_s=args.phase_limit)
     config = runner.RunConfig(
         selections=select(args.targets, args.scenarios),
         profile=PROFILES[args.profile],
@@ -61,25 +78,45 @@ def run(args: argparse.Namespace) -> int:
         out_dir=Path(args.out),
         scenarios=args.scenarios,
         routes=args.routes,
+        limits=limits,
     )
+    # Refused at the door, before a server starts: what cannot fit its limits, an --out that
+    # cannot be written or has a real folder named `latest`.
+    check_selections(config.selections, config.profile, config.latency_override, limits)
+    check_out_dir(config.out_dir)
+    err.print(limits.describe(), highlight=False)
+    code = 0
     try:
-        with progress_bar(err, label_width=40) as progress:
+        with runner.sigterm_stops_the_run(), progress_bar(err, label_width=40) as progress:
             path = runner.run(config, progress)
-    except RunError as exc:
-        err.print(f"[red]run failed:[/] {exc}", highlight=False)
-        return 1
+    except runner.RunStopped as stop:
+        failed = "failed" if stop.exit_code == 1 else "stopped"
+        err.print(f"[red]run {failed}:[/] {stop.reason}", highlight=False, soft_wrap=True)
+        if stop.path is None:
+            err.print("nothing was measured: no results written", highlight=False)
+            return stop.exit_code
+        err.print(
+            f"incomplete results: {stop.path} (missing {len(stop.missing)}: "
+            f"{', '.join(stop.missing)})",
+            highlight=False,
+        )
+        path, code = stop.path, stop.exit_code
+    try:
+        point_latest(config.out_dir, path.parent)
+    except UsageError as exc:  # the results are written: say so, do not lose them
+        err.print(f"[yellow]note:[/] {exc}", highlight=False)
     print_summary(path, err)
     if not args.no_report:
         from asyncio_perf_lab.reports import build_report
-        from asyncio_perf_lab.reports.errors import UsageError
 
         try:
             err.print(f"report: {build_report(path)}", highlight=False)
         except UsageError as exc:  # the results file unreadable, or the page unwritable
             err.print(f"[red]report not written:[/] {exc}", highlight=False)
-            return 1
+            return code or 1
     print(path)
-    return enforce_budgets(path, err) if args.check_budgets else 0
+    budgets = enforce_budgets(path, err) if args.check_budgets else 0
+    return code or budgets
 
 
 def enforce_budgets(results_path: Path, out: Any) -> int:

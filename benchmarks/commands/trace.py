@@ -9,6 +9,8 @@ blocked the loop and on which line, loop lag, and request phase medians.
 from __future__ import annotations
 
 import argparse
+import math
+import traceback
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +25,7 @@ from asyncio_perf_lab.benchmarks.commands.common import (
     add_program,
     add_routes,
     add_scenarios,
+    argument_type,
     console,
 )
 from asyncio_perf_lab.benchmarks.probes.requests import PHASES
@@ -33,6 +36,20 @@ from asyncio_perf_lab.reports.stats import quantile
 
 DEFAULT_OUT_DIR = Path("results")
 TOP_BLOCKING = 8
+MAX_THRESHOLD_MS = 60_000
+
+
+def threshold_ms(text: str) -> float:
+    """A finite number of milliseconds, > 0 and at most a minute (nan would reach the trace)."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise ValueError(f"--threshold-ms {text!r} is not a number of milliseconds") from None
+    if not (math.isfinite(value) and 0 < value <= MAX_THRESHOLD_MS):
+        raise ValueError(
+            f"--threshold-ms {text} is outside what is allowed: > 0, <= {MAX_THRESHOLD_MS}"
+        )
+    return value
 
 
 def add_parser(sub: Any) -> None:
@@ -51,9 +68,9 @@ def add_parser(sub: Any) -> None:
     add_loop(parser)
     parser.add_argument(
         "--threshold-ms",
-        type=float,
+        type=argument_type(threshold_ms),
         default=DEFAULT_THRESHOLD_S * 1000,
-        help="a callback this long blocks the loop (default 20)",
+        help=f"a callback this long blocks the loop (default 20; > 0, at most {MAX_THRESHOLD_MS})",
     )
     add_latency(parser, help="override the scenario's latency")
     add_scenarios(parser)
@@ -65,8 +82,6 @@ def run(args: argparse.Namespace) -> int:
     from asyncio_perf_lab.benchmarks import findings, tracing
     from asyncio_perf_lab.benchmarks.chrome_trace import LOOP_TID, PID, to_chrome_trace
 
-    if args.threshold_ms <= 0:
-        raise UsageError(f"--threshold-ms must be > 0, got {args.threshold_ms:g}")
     threshold_s = args.threshold_ms / 1000
     if args.script is not None and (args.routes or args.scenarios):
         raise UsageError("--scenarios and --routes apply to SCENARIO:VARIANT, not to --script")
@@ -90,10 +105,50 @@ def run(args: argparse.Namespace) -> int:
     print_summary(stdout, probes, title, meta)
     findings.print_transport_requests(stdout, requests)
     findings.print_findings(stdout, findings.trace_findings(probes))
-    if error is not None:
-        stdout.print(f"[red]{title} raised[/] {type(error).__name__}: {error}", highlight=False)
     stdout.print(f"wrote {out}  (open in https://ui.perfetto.dev or chrome://tracing)")
-    return 1 if error is not None else 0
+    return report_error(stdout, title, error, out)
+
+
+def report_error(out: Console, title: str, error: BaseException | None, trace: Path) -> int:
+    """Say how the traced program ended if not by returning; the exit code that matches it.
+
+    Its own ``sys.exit(N)``: 0 for N 0 or None, else 1 (2 and 3 mean bad input and inconclusive
+    here). An exception: 1, with the frames of the user's own files, innermost last.
+    """
+    if error is None:
+        return 0
+    if isinstance(error, SystemExit):
+        code = error.code
+        failed = code not in (0, None)
+        style = "red" if failed else "green"
+        out.print(
+            f"[{style}]{title} called sys.exit({code!r})[/]; the trace in {trace} runs up to it",
+            highlight=False,
+        )
+        return 1 if failed else 0
+    out.print(f"[red]{title} raised[/] {type(error).__name__}: {error}", highlight=False)
+    for frame in own_frames(error):
+        out.print(f"  {frame}", highlight=False, soft_wrap=True)
+    return 1
+
+
+def own_frames(error: BaseException) -> list[str]:
+    """``file.py:12 in main: the line`` for each traceback frame outside the lab's packages,
+    outermost first: the part of the traceback the user wrote (and what it called)."""
+    import asyncio_perf_lab
+    from asyncio_perf_lab import benchmarks, mockserver, reports, scenarios
+
+    lab = [
+        Path(m.__file__).resolve().parent
+        for m in (asyncio_perf_lab, benchmarks, mockserver, reports, scenarios)
+    ]
+    frames = []
+    for frame in traceback.extract_tb(error.__traceback__):
+        where = Path(frame.filename).resolve()
+        if any(where.is_relative_to(folder) for folder in lab):
+            continue
+        frames.append(f"{frame.filename}:{frame.lineno} in {frame.name}: {frame.line or ''}")
+    return frames
 
 
 def _ms(seconds: float) -> str:

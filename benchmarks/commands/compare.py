@@ -48,30 +48,65 @@ def add_parser(sub: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    """Print the table, write the page and JSON if asked; the gate's exit code."""
+    """Write the page and JSON if asked, then print the table; the gate's exit code.
+
+    Written first, so a page that cannot be written is exit 2 before any verdict is printed:
+    what is printed and the exit code always agree. A file compared with itself (or a copy of
+    the same run) passes: nothing can have changed.
+    """
     from asyncio_perf_lab.reports.compare_page import build_compare_page
     from asyncio_perf_lab.reports.errors import UsageError
     from asyncio_perf_lab.reports.gate import GateSettings, compare_results, judgeable
     from asyncio_perf_lab.reports.results_file import load_results, write_json_atomic
 
     settings = GateSettings(alpha=args.alpha, floor=args.floor)
-    base, head = load_results(Path(args.base)), load_results(Path(args.head))
-    err = console()
-    for results in (base, head):  # said before judging: which profile could give a verdict
+    base_path, head_path = Path(args.base), Path(args.head)
+    base, head = load_results(base_path), load_results(head_path)
+    out, err = console(stderr=False), console()
+    if same := sameness(base_path, head_path, base, head):
+        out.print(f"{same}: nothing can have changed -> pass (exit 0)", highlight=False)
+        if args.html or args.json:
+            err.print("nothing compared, so no --html or --json written", highlight=False)
+        return 0
+    for side, results in (("BASE", base), ("HEAD", head)):
+        # said before judging: which profile could give a verdict, and what a stopped run lacks
         if why := judgeable(results, settings):
             err.print(f"note: {why}", highlight=False, soft_wrap=True)
+        if stopped := results["run"].get("incomplete"):
+            err.print(
+                f"note: {side} is an incomplete run ({stopped['reason']}); never measured: "
+                f"{', '.join(stopped['missing']) or 'none'}",
+                highlight=False,
+                soft_wrap=True,
+            )
     comparison = compare_results(base, head, settings, args.base, args.head)
-    print_comparison(comparison, console(stderr=False))
+    wrote = []
     if args.html:
-        page = build_compare_page(comparison.to_dict(), Path(args.html))
-        err.print(f"wrote {page}", highlight=False)
+        wrote.append(build_compare_page(comparison.to_dict(), Path(args.html)))
     if args.json:
         try:
-            path = write_json_atomic(Path(args.json), comparison.to_dict())
+            wrote.append(write_json_atomic(Path(args.json), comparison.to_dict()))
         except OSError as exc:
             raise UsageError(f"cannot write --json {args.json}: {exc.strerror or exc}") from None
+    print_comparison(comparison, out)
+    for path in wrote:
         err.print(f"wrote {path}", highlight=False)
     return comparison.exit_code
+
+
+def sameness(
+    base_path: Path, head_path: Path, base: dict[str, Any], head: dict[str, Any]
+) -> str | None:
+    """Why BASE and HEAD are one and the same (the same file, or the same run copied); None
+    when they are two runs to judge."""
+    try:
+        if base_path.samefile(head_path):
+            return f"BASE and HEAD are the same file ({head_path})"
+    except OSError:
+        pass
+    if base == head:
+        return f"BASE and HEAD hold the same run ({head['run']['id']}, identical contents)"
+    return None
 
 
 def print_comparison(comparison: Any, out: Any) -> None:

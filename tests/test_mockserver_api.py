@@ -198,27 +198,36 @@ async def test_stats_can_show_the_server_loop_lag_of_a_blocking_handler(
 
 
 @pytest.mark.parametrize(
-    "path",
+    ("path", "injected_ms", "counted"),
     [
-        "/health",
-        "/stats",
-        "/users/1",
-        "/users/x",
-        "/users/1?status=503",
-        "/users/1?ratelimit",
-        "/users/1?drip=32/1",
-        "/nope",
+        ("/health", 0, False),
+        ("/stats", 0, False),
+        ("/users/1", 0, True),
+        ("/users/1?latency=7ms", 7, True),
+        ("/users/x", 0, True),
+        ("/users/1?status=503", 0, True),
+        ("/users/1?status=503&latency=3ms", 3, True),
+        ("/users/1?ratelimit", 0, True),
+        ("/users/1?drip=32/1", 0, True),
+        ("/nope", 0, False),
     ],
 )
 @pytest.mark.asyncio
 async def test_every_response_carries_delay_and_in_flight_headers(
-    mock_server: MockServer, http: aiohttp.ClientSession, path: str
+    mock_server: MockServer,
+    http: aiohttp.ClientSession,
+    path: str,
+    injected_ms: float,
+    counted: bool,
 ) -> None:
-    """Success, 400, fault, dripped, uncounted and 404 responses all carry the two X- headers."""
+    """Success, 400, fault, dripped, uncounted and 404 responses all carry the two X- headers:
+    the delay the server injected, and a counted request finds at least itself in flight."""
     async with http.get(f"{mock_server.url}{path}") as resp:
         await resp.read()
-        assert float(resp.headers["X-Injected-Delay-Ms"]) >= 0
-        assert int(resp.headers["X-In-Flight-At-Arrival"]) >= 0
+        assert delay_ms(resp) == injected_ms
+        in_flight = int(resp.headers["X-In-Flight-At-Arrival"])  # present, an integer
+        if counted:
+            assert in_flight >= 1, "a counted request finds itself in flight"
 
 
 # --- latency -----------------------------------------------------------------------------------

@@ -8,6 +8,8 @@ import gc
 import os
 import socket
 import statistics
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -20,8 +22,8 @@ from asyncio_perf_lab.mockserver import MockServer, raise_open_files_limit
 
 LATENCY_S = 0.050
 P99_BOUND_S = LATENCY_S + 0.0015
-REQUESTS = 200  # enough that p99 is a percentile, not the maximum of the run
-ATTEMPTS = 4  # each a full, independent run of REQUESTS; the first that meets the bound ends it
+REQUESTS = 400  # enough that p99 is a percentile (the 4th slowest), not the maximum of the run
+CONTROL_REQUESTS = 100  # before and after the mock's run: 200 in all
 
 
 @contextlib.contextmanager
@@ -102,21 +104,69 @@ def sequential_latencies(url: str, n: int) -> list[float]:
         return values
 
 
+# The control: a bare asyncio server that answers every GET after the same LATENCY_S timer,
+# with a fixed response and nothing else. What it shows beyond LATENCY_S is the machine's part
+# (wake-ups, loopback), which no server can beat.
+BARE_SLEEPER = f"""
+import asyncio
+BODY = b'{{"id":1}}'
+RESPONSE = b"HTTP/1.1 200 OK\\r\\nContent-Length: %d\\r\\n\\r\\n%s" % (len(BODY), BODY)
+class Sleeper(asyncio.Protocol):
+    def connection_made(self, transport):
+        self.transport = transport
+    def data_received(self, data):
+        asyncio.get_running_loop().call_later({LATENCY_S}, self.transport.write, RESPONSE)
+async def main():
+    server = await asyncio.get_running_loop().create_server(Sleeper, "127.0.0.1", 0)
+    print(server.sockets[0].getsockname()[1], flush=True)
+    await asyncio.Event().wait()
+asyncio.run(main())
+"""
+
+
+@contextlib.contextmanager
+def bare_sleeper() -> Iterator[tuple[str, int]]:
+    """The control server in its own process: (its URL, its pid); always stopped."""
+    with subprocess.Popen(
+        [sys.executable, "-c", BARE_SLEEPER], stdout=subprocess.PIPE, text=True
+    ) as proc:
+        try:
+            assert proc.stdout is not None
+            yield f"http://127.0.0.1:{int(proc.stdout.readline())}", proc.pid
+        finally:
+            proc.kill()
+
+
+def p99(values: list[float]) -> float:
+    return statistics.quantiles(values, n=100, method="inclusive")[98]
+
+
 def assert_p99_within_bound(server: MockServer, path: str) -> None:
     """``path`` on ``server`` (which injects LATENCY_S there) is seen as at least LATENCY_S and,
-    at p99, at most P99_BOUND_S, in the best of up to ATTEMPTS runs of REQUESTS."""
-    p99s = []
-    with shielded_scheduling(server.pid) as shielded:
-        # Noise from other tenants only ever adds time, so the best of a few runs is the fair
-        # reading of the server; the bound itself is never relaxed.
-        for _ in range(ATTEMPTS):
-            values = sequential_latencies(f"{server.url}{path}", REQUESTS)
-            assert min(values) >= LATENCY_S
-            p99s.append(statistics.quantiles(values, n=100, method="inclusive")[98])
-            if p99s[-1] <= P99_BOUND_S:
-                break
-    runs = ", ".join(f"{p * 1e3:.2f} ms" for p in p99s)
-    assert min(p99s) <= P99_BOUND_S, f"p99 per run: {runs} (real-time scheduling: {shielded})"
+    at p99 of one run of REQUESTS, at most P99_BOUND_S.
+
+    One run, no retries: the best of several p99s would be a far higher percentile and would
+    hide a server that misses the bound. The control (a bare asyncio server with the same timer,
+    measured right before and after under the same scheduling) must stay within half the
+    allowance; when it does not, this machine cannot resolve the bound right now, and the test
+    says so and skips rather than pass.
+    """
+    with (
+        bare_sleeper() as (control_url, control_pid),
+        shielded_scheduling(server.pid) as shielded,
+        shielded_scheduling(control_pid),
+    ):
+        control = sequential_latencies(f"{control_url}/", CONTROL_REQUESTS)
+        values = sequential_latencies(f"{server.url}{path}", REQUESTS)
+        control += sequential_latencies(f"{control_url}/", CONTROL_REQUESTS)
+    machine_s = p99(control) - LATENCY_S
+    if machine_s > (P99_BOUND_S - LATENCY_S) / 2:
+        pytest.skip(f"a bare server with the same timer answers {machine_s * 1e3:.2f} ms late")
+    assert min(values) >= LATENCY_S
+    assert p99(values) <= P99_BOUND_S, (
+        f"p99 {p99(values) * 1e3:.2f} ms; the bare control's {p99(control) * 1e3:.2f} ms "
+        f"(real-time scheduling: {shielded})"
+    )
 
 
 def test_fixed_latency_is_observed_within_1_5_ms_at_p99() -> None:

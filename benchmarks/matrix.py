@@ -5,6 +5,10 @@ made (``benchmarks.interpreters``). Then each (Python, loop) cell runs ``asyncio
 --profile quick --loop L`` in that interpreter, one after the other (the cells share the machine,
 so never at once), writing its own results.json under ``results/matrix-<id>/<python>-<loop>/``.
 
+Then each cell that ran is A/B'd against a reference cell (``--reference``, default the first
+that ran) in one interleaved job (``benchmarks.matrix_ab``), so the page can say which variants
+got slower or faster, with p-values, not only numbers from separate runs.
+
 ``matrix.json`` lists every cell with its status: ``ok``, ``missing`` (no such interpreter),
 ``unavailable`` (uvloop cannot be installed or imported there) or ``failed`` (the run broke).
 Only a failed cell, or no cell at all succeeding, makes the exit code 1: missing interpreters are
@@ -51,6 +55,8 @@ class Cell:
     executable: str | None = None
     results: str | None = None  # path of results.json, relative to the matrix directory
     wall_s: float | None = None
+    verdict: str = ""  # "reference", or the A/B against it: its summary line
+    comparison: str | None = None  # that A/B's comparison.json, relative to the matrix directory
 
     @property
     def name(self) -> str:
@@ -74,6 +80,8 @@ class MatrixConfig:
     scenarios: Path | None = None  # a user's scenario folder, passed to every cell's run
     routes: Path | None = None  # a user's routes file, likewise
     venv_root: Path = VENV_ROOT
+    reference: str | None = None  # the cell every other is A/B'd against; None: the first ran
+    judge: bool = True  # False: figures only, no A/B against the reference
     created: str = field(
         default_factory=lambda: dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
     )
@@ -165,6 +173,7 @@ def write_manifest(matrix_dir: Path, config: MatrixConfig, cells: list[Cell], wa
             "pythons": config.pythons,
             "loops": config.loops,
             "targets": config.targets,
+            "reference": next((c.name for c in cells if c.verdict == "reference"), None),
             "wall_s": wall,
             "cells": [cell.as_dict() for cell in cells],
         },
@@ -212,5 +221,9 @@ def run_matrix(
         run_cell(cell, python, config, matrix_dir)
         say(f"{cell.name}: {cell.status} in {cell.wall_s:.0f} s {cell.detail}".rstrip())
         manifest = write_manifest(matrix_dir, config, cells, time.perf_counter() - started)
+    if config.judge:
+        from asyncio_perf_lab.benchmarks.matrix_ab import judge_cells
+
+        judge_cells(cells, config, matrix_dir, say)
     manifest = write_manifest(matrix_dir, config, cells, time.perf_counter() - started)
     return manifest, cells

@@ -47,6 +47,8 @@ class MatrixCell:
     results: Mapping[str, Any] | None = None
     report_href: str | None = None  # the run's own report.html, relative to the matrix page
     wall_s: float | None = None
+    verdict: str = ""  # "reference", or the summary of its A/B against the reference cell
+    comparison: Mapping[str, Any] | None = None  # that A/B's comparison.json
 
     @property
     def name(self) -> str:
@@ -110,9 +112,22 @@ def load_matrix(manifest_path: str | os.PathLike[str]) -> tuple[dict[str, Any], 
                 results=results,
                 report_href=href,
                 wall_s=entry.get("wall_s"),
+                verdict=str(entry.get("verdict") or ""),
+                comparison=_comparison(base, entry.get("comparison")),
             )
         )
     return manifest, cells
+
+
+def _comparison(base: Path, relative: str | None) -> Mapping[str, Any] | None:
+    """A cell's A/B comparison.json (None when absent or unreadable: the page says no verdict)."""
+    if not relative:
+        return None
+    try:
+        data = read_json(base / relative, "comparison file")
+    except ResultsFileError:
+        return None
+    return data if isinstance(data, dict) and isinstance(data.get("variants"), list) else None
 
 
 def cells_from_results(paths: Sequence[str | os.PathLike[str]]) -> list[MatrixCell]:

@@ -87,6 +87,65 @@ class CellView:
 
 
 @dataclass(frozen=True)
+class Change:
+    """One variant that a cell's A/B against the reference found slower or faster."""
+
+    key: str
+    label: str
+    change: str
+    p_value: str
+    floor: str
+
+
+@dataclass(frozen=True)
+class VerdictView:
+    """One cell's A/B against the reference cell: its summary and what moved."""
+
+    name: str
+    summary: str
+    slower: list[Change]
+    faster: list[Change]
+    unchanged: int
+    inconclusive: list[Change]
+
+
+def verdict_views(cells: Sequence[MatrixCell]) -> list[VerdictView]:
+    """Per cell with an A/B against the reference: what got slower, faster, or stayed put."""
+    views = []
+    for cell in cells:
+        if cell.comparison is None:
+            continue
+        moved: dict[str, list[Change]] = {"regression": [], "improvement": [], "inconclusive": []}
+        for item in cell.comparison["variants"]:
+            if item["outcome"] not in moved:
+                continue
+            outcome = item["outcome"]
+            p = item["p_slower"] if outcome != "improvement" else item["p_faster"]
+            ratio, floor = item.get("ratio"), item.get("floor")
+            moved[outcome].append(
+                Change(
+                    key=item["key"],
+                    label=item["label"],
+                    change=f"{ratio - 1:+.1%}" if ratio is not None else "–",
+                    p_value=f"{p:.2g}" if p is not None else "–",
+                    floor=f"{floor:.1%}" if floor is not None else "–",
+                )
+            )
+        counts = cell.comparison.get("counts", {})
+        views.append(
+            VerdictView(
+                name=cell.name,
+                summary=str(cell.comparison.get("summary", "")),
+                slower=moved["regression"],
+                faster=moved["improvement"],
+                unchanged=int(counts.get("pass", 0)),
+                inconclusive=moved["inconclusive"],
+            )
+        )
+    return views
+
+
+@dataclass(frozen=True)
 class MatrixView:
     """The whole page."""
 
@@ -99,6 +158,8 @@ class MatrixView:
     overview_caption: str
     scenarios: list[ScenarioBlock]
     generated: str
+    reference: str | None
+    verdicts: list[VerdictView]
 
 
 def matrix_view(manifest: Mapping[str, Any] | None, cells: Sequence[MatrixCell]) -> MatrixView:
@@ -170,6 +231,8 @@ def matrix_view(manifest: Mapping[str, Any] | None, cells: Sequence[MatrixCell])
         ),
         scenarios=blocks,
         generated=generated_now(),
+        reference=next((c.name for c in cells if c.verdict == "reference"), None),
+        verdicts=verdict_views(cells),
     )
 
 

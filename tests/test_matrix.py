@@ -281,3 +281,74 @@ def test_a_variant_that_fails_in_one_cell_is_left_out_not_the_cell(tmp_path: Pat
     assert "ordering:call_soon" in rerun
     assert cell.results is not None
     assert (tmp_path / cell.results).exists()
+
+
+def test_matrix_judges_each_cell_against_the_reference(
+    tiny_matrix: subprocess.CompletedProcess[str],
+) -> None:
+    """The uvloop cell is A/B'd against the first cell in one job; the page shows its verdicts."""
+    page = Path(tiny_matrix.stdout.strip().splitlines()[-1])
+    manifest = json.loads(page.with_name("matrix.json").read_text())
+    assert manifest["reference"] == f"{CURRENT}-asyncio"
+    cells = {c["loop"]: c for c in manifest["cells"] if c["python"] == CURRENT}
+    assert cells["asyncio"]["verdict"] == "reference"
+    assert cells["uvloop"]["verdict"].startswith(f"vs {CURRENT}-asyncio: ")
+    comparison = json.loads((page.parent / cells["uvloop"]["comparison"]).read_text())
+    envs = comparison["meta"]["environments"]
+    assert (envs["base"]["loop"], envs["head"]["loop"]) == ("asyncio", "uvloop")
+    assert {v["key"] for v in comparison["variants"]} == {
+        "sequential_vs_gather:sequential",
+        "sequential_vs_gather:gather",
+        "sequential_vs_gather:task_group",
+    }
+    assert all(v["units"] == [6, 6] for v in comparison["variants"])  # 3 ABBA rounds a side
+    html = render_matrix(*load_matrix(page.with_name("matrix.json")))  # another test rewrites it
+    assert f"Against the reference cell ({CURRENT}-asyncio)" in html
+    assert f"{CURRENT}-uvloop: {comparison['summary']}".replace(">", "&gt;") in html
+
+
+def test_matrix_page_lists_what_got_slower_and_faster_with_p_values(tmp_path: Path) -> None:
+    """A cell's A/B verdicts reach the page: slower and faster variants with change and p."""
+    write_json_atomic(tmp_path / "a" / "results.json", _cell_results("3.11.7", "asyncio", 1.0))
+    write_json_atomic(tmp_path / "b" / "results.json", _cell_results("3.13.0", "asyncio", 0.9))
+
+    def item(key: str, outcome: str, ratio: float, p: float) -> dict[str, Any]:
+        p_slower, p_faster = (p, 1 - p) if ratio > 1 else (1 - p, p)
+        return {"key": key, "label": key, "outcome": outcome, "ratio": ratio,
+                "p_slower": p_slower, "p_faster": p_faster, "floor": 0.03}  # fmt: skip
+
+    comparison = {
+        "summary": "1 regression, 1 improvement, 1 pass -> exit 1",
+        "counts": {"regression": 1, "improvement": 1, "pass": 1},
+        "variants": [
+            item("s:slow", "regression", 1.25, 0.0011),
+            item("s:fast", "improvement", 0.8, 0.0022),
+            item("s:same", "pass", 1.0, 0.5),
+        ],
+    }
+    write_json_atomic(tmp_path / "b" / "comparison.json", comparison)
+    manifest = {
+        "schema": 1,
+        "kind": "asyncio-perf-lab/matrix",
+        "id": "matrix-test",
+        "reference": "3.11-asyncio",
+        "cells": [
+            {"python": "3.11", "loop": "asyncio", "status": "ok", "results": "a/results.json",
+             "verdict": "reference"},
+            {"python": "3.13", "loop": "asyncio", "status": "ok", "results": "b/results.json",
+             "verdict": "vs 3.11-asyncio", "comparison": "b/comparison.json"},
+        ],
+    }  # fmt: skip
+    write_json_atomic(tmp_path / "matrix.json", manifest)
+    html = render_matrix(*load_matrix(tmp_path / "matrix.json"))
+    assert "Against the reference cell (3.11-asyncio)" in html
+    assert "3.13-asyncio: 1 regression, 1 improvement, 1 pass -&gt; exit 1" in html
+    slower = html[html.index('<tr class="slower">') :].split("</tr>")[0]
+    assert "s:slow" in slower
+    assert "+25.0%" in slower
+    assert "0.0011" in slower
+    faster = html[html.index('<tr class="faster">') :].split("</tr>")[0]
+    assert "s:fast" in faster
+    assert "-20.0%" in faster
+    assert "0.0022" in faster
+    assert "1 variant(s) unchanged within their floor" in html

@@ -48,6 +48,14 @@ def loop_names(text: str) -> list[str]:
     return list(dict.fromkeys(loops))
 
 
+def cell_name(text: str) -> str:
+    """``3.12-uvloop``: a Python version and a loop, as the matrix names its cells."""
+    version, _, loop = text.partition("-")
+    python_versions(version)
+    loop_names(loop)
+    return text
+
+
 def add_parser(sub: Any) -> None:
     """Register ``matrix``."""
     parser = add_command(
@@ -55,7 +63,8 @@ def add_parser(sub: Any) -> None:
         "matrix",
         "the quick run under every Python and loop found, merged in one page",
         "Run the quick profile under each Python (own venv in .venv-matrix/, made on demand) "
-        "and event loop, one after the other, and merge the results files into "
+        "and event loop, one after the other, A/B each cell against the reference cell "
+        "interleaved in one job (as ab does), and merge everything into "
         "results/matrix-<id>/matrix.html. Missing interpreters are listed, not fatal.",
         "asyncio-lab matrix --pythons 3.11,3.12 --loops asyncio,uvloop sequential_vs_gather",
     )
@@ -76,6 +85,15 @@ def add_parser(sub: Any) -> None:
         default=list(LOOPS),
         metavar="LOOP,...",
         help=f"default: {','.join(LOOPS)}",
+    )
+    parser.add_argument(
+        "--reference",
+        type=argument_type(cell_name),
+        metavar="X.Y-LOOP",
+        help="the cell every other is A/B'd against (default: the first that ran)",
+    )
+    parser.add_argument(
+        "--no-judge", action="store_true", help="figures only: no A/B against the reference"
     )
     add_out(parser)
 
@@ -100,17 +118,25 @@ def run(args: argparse.Namespace) -> int:
         out_dir=Path(args.out),
         scenarios=args.scenarios,
         routes=args.routes,
+        reference=args.reference,
+        judge=not args.no_judge,
     )
+    if args.reference and args.reference not in [
+        f"{p}-{lp}" for p in args.pythons for lp in args.loops
+    ]:
+        raise UsageError(f"--reference {args.reference} is not one of the cells asked for")
     err = console()
     started = time.perf_counter()
     manifest, cells = run_matrix(config, say=lambda line: err.print(line, highlight=False))
     table = Table(title=f"matrix {manifest.parent.name} ({time.perf_counter() - started:.0f} s)")
-    for column in ("python", "loop", "status", "time", "detail"):
+    for column in ("python", "loop", "status", "time", "detail", "verdict"):
         table.add_column(column)
     for cell in cells:
         style = {"ok": "green", "failed": "red", "partial": "red"}.get(cell.status, "yellow")
         wall = f"{cell.wall_s:.0f} s" if cell.wall_s is not None else "-"
-        table.add_row(cell.python, cell.loop, f"[{style}]{cell.status}[/]", wall, cell.detail or "")
+        table.add_row(
+            cell.python, cell.loop, f"[{style}]{cell.status}[/]", wall, cell.detail, cell.verdict
+        )
     err.print(table)
     try:
         page = build_matrix_page(manifest)

@@ -1,0 +1,77 @@
+"""The matrix's verdicts: each cell A/B'd against a reference cell with ``ab``'s own machinery.
+
+A cell's own run gives its figures (ratios to the anti-pattern), but two cells' medians from two
+separate runs carry the machine's drift between them. So each cell that ran is also compared with
+the reference cell (default: the first that ran) in one interleaved job: an environment-only
+``ab`` of the working tree, base = the reference's interpreter and loop, head = the cell's
+(``benchmarks.ab.run_ab``: ABBA rounds, one median per worker process, each variant's own A/A
+floor, re-runs). Its comparison.json lands in the cell's folder; the matrix page lists what got
+slower or faster, with p-values.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from asyncio_perf_lab.benchmarks.environment import REPO_ROOT
+
+__all__ = ["choose_reference", "judge_cells"]
+
+RAN = ("ok", "partial")
+
+
+def choose_reference(cells: Sequence[Any], wanted: str | None) -> Any | None:
+    """The reference cell: the one named ``wanted`` (``3.12-asyncio``) or the first that ran."""
+    ran = [cell for cell in cells if cell.status in RAN]
+    if wanted is None:
+        return ran[0] if ran else None
+    return next((cell for cell in ran if cell.name == wanted), None)
+
+
+def judge_cells(
+    cells: Sequence[Any],
+    config: Any,
+    matrix_dir: Path,
+    say: Callable[[str], None] = print,
+) -> None:
+    """A/B every other cell that ran against the reference; fill in each cell's verdict."""
+    from asyncio_perf_lab.benchmarks.ab import ABConfig, run_ab
+    from asyncio_perf_lab.benchmarks.profiles import PROFILES
+    from asyncio_perf_lab.benchmarks.side_envs import EnvRequest
+    from asyncio_perf_lab.benchmarks.workers import RunError
+    from asyncio_perf_lab.reports.errors import UsageError
+
+    reference = choose_reference(cells, config.reference)
+    if reference is None:
+        if config.reference is not None:
+            say(f"reference cell {config.reference} did not run: no verdicts")
+        return
+    reference.verdict = "reference"
+    for cell in cells:
+        if cell is reference or cell.status not in RAN:
+            continue
+        say(f"{cell.name}: A/B against {reference.name} ...")
+        ab = ABConfig(
+            base=None,
+            targets=list(config.targets),
+            profile=PROFILES[config.profile],
+            out_dir=matrix_dir / cell.name,
+            repo=REPO_ROOT,
+            scenarios=config.scenarios,
+            routes=config.routes,
+            envs={
+                "base": EnvRequest(python=reference.executable, loop=reference.loop),
+                "head": EnvRequest(python=cell.executable, loop=cell.loop),
+            },
+        )
+        try:
+            comparison, paths = run_ab(ab)
+        except (RunError, UsageError) as exc:
+            cell.verdict = f"A/B against {reference.name} failed: {str(exc).splitlines()[0]}"
+            say(f"{cell.name}: {cell.verdict}")
+            continue
+        cell.comparison = str(paths["json"].resolve().relative_to(matrix_dir.resolve()))
+        cell.verdict = f"vs {reference.name}: {comparison.summary()}"
+        say(f"{cell.name}: {cell.verdict}")

@@ -173,7 +173,9 @@ def write_manifest(matrix_dir: Path, config: MatrixConfig, cells: list[Cell], wa
             "pythons": config.pythons,
             "loops": config.loops,
             "targets": config.targets,
-            "reference": next((c.name for c in cells if c.verdict == "reference"), None),
+            "reference": next(
+                (c.name for c in cells if c.verdict == "reference"), config.reference
+            ),
             "wall_s": wall,
             "cells": [cell.as_dict() for cell in cells],
         },

@@ -22,12 +22,34 @@ __all__ = ["choose_reference", "judge_cells"]
 RAN = ("ok", "partial")
 
 
-def choose_reference(cells: Sequence[Any], wanted: str | None) -> Any | None:
-    """The reference cell: the one named ``wanted`` (``3.12-asyncio``) or the first that ran."""
+def choose_reference(
+    cells: Sequence[Any], wanted: str | None, say: Callable[[str], None] = print
+) -> Any | None:
+    """The reference cell: the one named ``wanted`` (``3.12-asyncio``) or the first that ran.
+
+    A ``wanted`` cell outside the matrix (a CI job that runs one cell) is only prepared, not
+    run: its interpreter and venv are found as the matrix finds them, and it is only the base
+    side of each A/B.
+    """
     ran = [cell for cell in cells if cell.status in RAN]
     if wanted is None:
         return ran[0] if ran else None
-    return next((cell for cell in ran if cell.name == wanted), None)
+    if (inside := next((cell for cell in cells if cell.name == wanted), None)) is not None:
+        return inside if inside.status in RAN else None
+    from asyncio_perf_lab.benchmarks.interpreters import ensure_venv, find_interpreter
+    from asyncio_perf_lab.benchmarks.matrix import Cell
+
+    version, _, loop = wanted.partition("-")
+    interpreter = find_interpreter(version)
+    if interpreter is None:
+        say(f"reference {wanted}: no Python {version} found")
+        return None
+    try:
+        python, _note = ensure_venv(interpreter)
+    except (RuntimeError, OSError) as exc:
+        say(f"reference {wanted}: no venv: {exc}")
+        return None
+    return Cell(version, loop, status="ok", executable=python)
 
 
 def judge_cells(
@@ -43,10 +65,10 @@ def judge_cells(
     from asyncio_perf_lab.benchmarks.workers import RunError
     from asyncio_perf_lab.reports.errors import UsageError
 
-    reference = choose_reference(cells, config.reference)
+    reference = choose_reference(cells, config.reference, say)
     if reference is None:
         if config.reference is not None:
-            say(f"reference cell {config.reference} did not run: no verdicts")
+            say(f"reference cell {config.reference} is not available: no verdicts")
         return
     reference.verdict = "reference"
     for cell in cells:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 import os
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -231,7 +231,8 @@ def matrix_view(manifest: Mapping[str, Any] | None, cells: Sequence[MatrixCell])
         ),
         scenarios=blocks,
         generated=generated_now(),
-        reference=next((c.name for c in cells if c.verdict == "reference"), None),
+        reference=manifest.get("reference")
+        or next((c.name for c in cells if c.verdict == "reference"), None),
         verdicts=verdict_views(cells),
     )
 
@@ -241,20 +242,45 @@ def render_matrix(manifest: Mapping[str, Any] | None, cells: Sequence[MatrixCell
     return render_page("matrix.html.j2", m=matrix_view(manifest, cells))
 
 
+def merge_manifests(
+    paths: Sequence[Path], out_dir: Path
+) -> tuple[dict[str, Any], list[MatrixCell]]:
+    """Several matrix runs (one CI job per cell) as one: their cells in order, each cell's
+    report link made relative to ``out_dir``, the first reference named."""
+    manifests, cells = [], []
+    for path in paths:
+        manifest, found = load_matrix(path)
+        manifests.append(manifest)
+        for cell in found:
+            href = cell.report_href
+            if href is not None:
+                href = os.path.relpath(path.parent / href, out_dir)
+            cells.append(replace(cell, report_href=href))
+    merged = {
+        "id": f"{len(paths)} matrix runs merged",
+        "profile": manifests[0].get("profile"),
+        "reference": next((m["reference"] for m in manifests if m.get("reference")), None),
+    }
+    return merged, cells
+
+
 def build_matrix_page(
     paths: str | os.PathLike[str] | Sequence[str | os.PathLike[str]],
     out_path: str | os.PathLike[str] | None = None,
 ) -> Path:
-    """Write the matrix page and return its path: from a matrix.json, or from results files.
+    """Write the matrix page and return its path: from matrix.json files, or from results files.
 
     One path that is a manifest (``asyncio-lab matrix`` wrote it) gives its cells, missing and
-    failed ones included; otherwise each path is a results file and a cell. The page goes
-    beside the first file unless ``out_path`` says otherwise.
+    failed ones included; several manifests (one CI job per cell) are merged into one page;
+    otherwise each path is a results file and a cell. The page goes beside the first file
+    unless ``out_path`` says otherwise.
     """
     files = [Path(paths)] if isinstance(paths, str | os.PathLike) else [Path(p) for p in paths]
+    out = Path(out_path) if out_path is not None else files[0].with_name(PAGE_NAME)
     if len(files) == 1 and is_manifest(files[0]):
         manifest, cells = load_matrix(files[0])
+    elif all(is_manifest(path) for path in files):
+        manifest, cells = merge_manifests(files, out.resolve().parent)
     else:
         manifest, cells = None, cells_from_results(files)
-    out = Path(out_path) if out_path is not None else files[0].with_name(PAGE_NAME)
     return write_page(out, render_matrix(manifest, cells), files)

@@ -352,3 +352,36 @@ def test_matrix_page_lists_what_got_slower_and_faster_with_p_values(tmp_path: Pa
     assert "-20.0%" in faster
     assert "0.0022" in faster
     assert "1 variant(s) unchanged within their floor" in html
+
+
+def test_one_cell_job_is_judged_against_a_reference_it_does_not_run(tmp_path: Path) -> None:
+    """A CI job's single cell (uvloop) is A/B'd against --reference CURRENT-asyncio, not run."""
+    proc = lab(
+        "matrix", "sequential_vs_gather:gather", "--profile", "tiny", "--pythons", CURRENT,
+        "--loops", "uvloop", "--reference", f"{CURRENT}-asyncio", "--out", str(tmp_path / "job"),
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    (manifest_path,) = (tmp_path / "job").glob("matrix-*/matrix.json")
+    manifest = json.loads(manifest_path.read_text())
+    assert manifest["reference"] == f"{CURRENT}-asyncio"
+    (cell,) = manifest["cells"]
+    assert cell["loop"] == "uvloop"
+    assert cell["verdict"].startswith(f"vs {CURRENT}-asyncio: ")
+    assert (manifest_path.parent / cell["comparison"]).exists()
+    # The merge job: this job's matrix.json and another job's, one page.
+    other = tmp_path / "other" / "matrix.json"
+    write_json_atomic(other.parent / "a" / "results.json", _cell_results("3.11.7", "asyncio", 1.0))
+    write_json_atomic(
+        other,
+        {"schema": 1, "kind": "asyncio-perf-lab/matrix", "id": "other", "cells": [
+            {"python": "3.11", "loop": "asyncio", "status": "ok", "results": "a/results.json",
+             "verdict": "reference"}]},
+    )  # fmt: skip
+    merged = lab(
+        "matrix-page", str(other), str(manifest_path), "--out", str(tmp_path / "m.html"), timeout=60
+    )
+    assert merged.returncode == 0, merged.stderr
+    html = (tmp_path / "m.html").read_text()
+    assert f"Against the reference cell ({CURRENT}-asyncio)" in html
+    assert f"{CURRENT}-uvloop: " in html
+    assert "2 of 2 cells ran" in html

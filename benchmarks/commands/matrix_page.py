@@ -13,9 +13,10 @@ def add_parser(sub: Any) -> None:
     parser = add_command(
         sub,
         "matrix-page",
-        "rebuild the matrix page from matrix.json, or merge results files into one",
-        "Write the merged matrix page from a matrix run's matrix.json, or from results files "
-        "(one column each), and print its path.",
+        "rebuild the matrix page from matrix.json files, or merge results files into one",
+        "Write the merged matrix page from a matrix run's matrix.json (several: one CI job per "
+        "cell, merged with their A/B verdicts), or from results files (one column each), and "
+        "print its path.",
         "asyncio-lab matrix-page results/matrix-20260101-120000/matrix.json",
     )
     parser.add_argument("files", nargs="+", metavar="FILE.json", help="matrix.json or results")

@@ -64,6 +64,8 @@ class VariantView:
     result: ResultView | None = None
     overhead: str = ""
     overhead_high: bool = False
+    ideal_estimate: bool = False  # the scenario labels its ideal an estimate, not a floor
+    ideal_above: bool = False  # the runner's guard: the ideal is above the fastest value
 
 
 @dataclass(frozen=True)
@@ -156,6 +158,8 @@ def variant_views(
                 result=result,
                 overhead=overhead,
                 overhead_high=overhead_high,
+                ideal_estimate=variant.get("ideal_kind") == "estimate",
+                ideal_above=bool(variant.get("ideal_above_measured")),
             )
         )
     return views

@@ -10,14 +10,20 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
+from fixtures_results import synthetic_results
 from lab_cli import run_lab
+from rich.console import Console
 
 from asyncio_perf_lab import scenarios
+from asyncio_perf_lab.benchmarks.commands.run import print_summary
 from asyncio_perf_lab.benchmarks.runner import variant_record
+from asyncio_perf_lab.reports import build_report
+from asyncio_perf_lab.reports.results_file import write_json_atomic
 from asyncio_perf_lab.scenarios import Variant
 
 MARGIN = 1.03
@@ -82,7 +88,9 @@ def _variant(ideal_s: float) -> Variant:
     return Variant(_noop, label="v", why="w", ideal=lambda w, lat, m: ideal_s)
 
 
-@pytest.mark.parametrize(("ideal_s", "flagged"), [(0.0099, False), (0.0100, False), (0.0101, True)])
+@pytest.mark.parametrize(
+    ("ideal_s", "flagged"), [(0.0099, False), (0.0100, False), (0.0101, True), (0.0200, True)]
+)
 def test_the_guard_flags_an_ideal_above_the_fastest_value(ideal_s: float, flagged: bool) -> None:
     """A record whose ideal is above its fastest value is flagged, at the boundary too, and its
     efficiency is left as measured (above 100%), never clipped."""
@@ -91,3 +99,38 @@ def test_the_guard_flags_an_ideal_above_the_fastest_value(ideal_s: float, flagge
     assert record["ideal_above_measured"] is flagged
     assert record["efficiency"] == pytest.approx(ideal_s / 0.0110)
     assert record["ideal_kind"] == "floor"
+
+
+def _flag(data: dict[str, Any], ideal_s: float, kind: str) -> dict[str, Any]:
+    """``data`` with its first variant's ideal set (the guard computed as the runner does)."""
+    v = data["scenarios"][0]["variants"][0]
+    v["ideal_s"], v["ideal_kind"] = ideal_s, kind
+    v["efficiency"] = ideal_s / v["stats"]["median"]
+    v["ideal_above_measured"] = ideal_s > min(v["values"])
+    return data
+
+
+@pytest.mark.parametrize("above", [True, False])
+def test_report_and_console_show_the_guard(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], above: bool
+) -> None:
+    """An ideal above the fastest value reads "ideal above measured" in the report and in the
+    run's console summary; a floor below it reads neither."""
+    data = synthetic_results()
+    fastest = min(data["scenarios"][0]["variants"][0]["values"])
+    data = _flag(data, fastest * (1.5 if above else 0.5), "floor")
+    path = write_json_atomic(tmp_path / "results.json", data)
+    page = build_report(path).read_text(encoding="utf-8")
+    print_summary(path, Console(file=sys.stderr, width=200))
+    console = capsys.readouterr().err
+    assert ("ideal above measured: model or calibration is wrong" in page) is above
+    assert ("ideal above measured: model or calibration is wrong" in console) is above
+
+
+def test_report_labels_an_estimate(tmp_path: Path) -> None:
+    """An ideal the scenario labels an estimate carries that label in the report."""
+    data = synthetic_results()
+    fastest = min(data["scenarios"][0]["variants"][0]["values"])
+    path = write_json_atomic(tmp_path / "results.json", _flag(data, fastest / 2, "estimate"))
+    page = build_report(path).read_text(encoding="utf-8")
+    assert page.count('<span class="badge estimate"') == 1

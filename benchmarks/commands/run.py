@@ -139,6 +139,9 @@ def enforce_budgets(results_path: Path, out: Any) -> int:
     return 1 if over else 0
 
 
+IDEAL_ABOVE = "ideal above measured: model or calibration is wrong"
+
+
 def print_summary(results_path: Path, out: Any) -> None:
     """The end-of-run table: median, ideal, efficiency, loop lag, server concurrency."""
     import json
@@ -165,3 +168,12 @@ def print_summary(results_path: Path, out: Any) -> None:
                 str(v["probe"]["server"]["max_in_flight"]),
             )
     out.print(table)
+    for scenario in data["scenarios"]:  # the runner's floor guard, never hidden
+        for v in scenario["variants"]:
+            if v.get("ideal_above_measured"):
+                out.print(
+                    f"[yellow]warning:[/] {scenario['name']}:{v['name']}: {IDEAL_ABOVE} "
+                    f"(ideal {format_seconds(v['ideal_s'])}, fastest "
+                    f"{format_seconds(min(v['values']))})",
+                    highlight=False,
+                )

@@ -186,9 +186,19 @@ async def _kill_group(proc: asyncio.subprocess.Process) -> None:
 
 
 async def open_page(
-    binary: str, profile: Path, url: str, screenshot: bool = False, width: int = 1280
+    binary: str,
+    profile: Path,
+    url: str,
+    screenshot: bool = False,
+    width: int = 1280,
+    mobile: bool = False,
+    measure: str = "null",
 ) -> dict[str, Any]:
-    """Load ``url`` and report what the page did: console errors, requests, text, layout, pixels."""
+    """Load ``url`` and report what the page did: console errors, requests, text, layout, pixels.
+
+    ``mobile``: emulate a phone's viewport; ``measure``: a JS expression whose (JSON) value is
+    returned as ``measured``.
+    """
     async with chromium(binary, profile) as devtools:
         target = await devtools.send("Target.createTarget", {"url": "about:blank"})
         attached = await devtools.send(
@@ -199,7 +209,7 @@ async def open_page(
             await devtools.send(f"{domain}.enable", session=session)
         await devtools.send(
             "Emulation.setDeviceMetricsOverride",
-            {"width": width, "height": 900, "deviceScaleFactor": 1, "mobile": False},
+            {"width": width, "height": 900, "deviceScaleFactor": 1, "mobile": mobile},
             session=session,
         )
         await devtools.send("Page.navigate", {"url": url}, session=session)
@@ -212,7 +222,8 @@ async def open_page(
                 " overflowing: [...document.querySelectorAll('.table-wrap')]"
                 ".filter(e => e.scrollWidth > e.clientWidth + 1).length,"
                 " charts: document.querySelectorAll('svg.chart').length,"
-                " ids: [...document.querySelectorAll('[id]')].map(e => e.id)})",
+                " ids: [...document.querySelectorAll('[id]')].map(e => e.id),"
+                f" measured: {measure}}})",
                 "returnByValue": True,
             },
             session=session,
@@ -311,3 +322,62 @@ def test_trend_page_opens_offline_in_chromium(chromium_binary: str, tmp_path: Pa
         assert scenario["title"] in page["text"]
     assert page["charts"] == len(results["scenarios"])
     assert page["width"] <= 1280, "the page scrolls sideways"
+
+
+PHONE_WIDTH = 390  # an iPhone 12-15 in portrait, CSS pixels
+# For each summary row: where its median and efficiency cells are, and the box that clips them;
+# for each chart text: its size on screen (its font size times the chart's scale).
+PHONE_MEASURE = """(() => {
+  const box = e => { const r = e.getBoundingClientRect(); return [r.left, r.right, r.width]; };
+  const wrap = document.querySelector('table.summary').closest('.table-wrap');
+  return {
+    viewport: document.documentElement.clientWidth,
+    wrap: box(wrap),
+    scrolled: wrap.scrollLeft,
+    cells: [...document.querySelectorAll('table.summary td.median, table.summary td.efficiency')]
+      .map(c => [c.className, ...box(c)]),
+    chart_text_px: [...document.querySelectorAll('svg.chart text')].map(t => {
+      const m = t.getScreenCTM();
+      return Math.hypot(m.a, m.b) * parseFloat(getComputedStyle(t).fontSize);
+    }),
+  };
+})()"""
+
+
+@pytest.mark.browser
+def test_report_reads_on_a_390px_phone(chromium_binary: str, tmp_path: Path) -> None:
+    """At 390 px the page never scrolls sideways, every summary row shows its median and
+    efficiency without scrolling, and chart text keeps its designed size (at least 9 px)."""
+    results = synthetic_results()
+    report = build_report(write_json_atomic(tmp_path / "run" / "results.json", results))
+    url = report.resolve().as_uri()
+    screenshot = ARTIFACTS / "report-390px.png"
+
+    page = asyncio.run(
+        open_page(
+            chromium_binary,
+            tmp_path / "profile",
+            url,
+            screenshot=True,
+            width=PHONE_WIDTH,
+            mobile=True,
+            measure=PHONE_MEASURE,
+        )
+    )
+    screenshot.parent.mkdir(parents=True, exist_ok=True)
+    screenshot.write_bytes(page["png"])
+    phone = page["measured"]
+
+    assert page["errors"] == []
+    assert phone["viewport"] == PHONE_WIDTH
+    assert page["width"] <= PHONE_WIDTH, "the page scrolls sideways"
+    variants = sum(len(s["variants"]) for s in results["scenarios"])
+    assert len(phone["cells"]) == 2 * variants  # a median and an efficiency per row
+    left, right, _ = phone["wrap"]
+    assert phone["scrolled"] == 0
+    for name, cell_left, cell_right, cell_width in phone["cells"]:
+        assert cell_width > 0, name
+        assert left <= cell_left, (name, phone["wrap"])
+        assert cell_right <= min(right, PHONE_WIDTH), (name, phone["wrap"])
+    assert len(phone["chart_text_px"]) > 50
+    assert min(phone["chart_text_px"]) >= 9, "chart text shrunk below 9 px"

@@ -102,10 +102,14 @@ class Limits:
 
     def describe(self) -> str:
         """The rule in one line, stated before a run starts."""
-        floor = min(self.floor_s, self.cap_s)
+        if self.floor_s >= self.cap_s:
+            return (
+                "time limits: each variant's probe and timing may take at most "
+                f"{human(self.cap_s)} (--phase-limit)"
+            )
         return (
             f"time limits: each variant's probe and timing may take {self.slack:g}x what they "
-            f"need, at least {human(floor)}, at most {human(self.cap_s)} (--phase-limit)"
+            f"need, at least {human(self.floor_s)}, at most {human(self.cap_s)} (--phase-limit)"
         )
 
     def as_dict(self) -> dict[str, float]:

@@ -84,7 +84,7 @@ def run(args: argparse.Namespace) -> int:
     # cannot be written or has a real folder named `latest`.
     check_selections(config.selections, config.profile, config.latency_override, limits)
     check_out_dir(config.out_dir)
-    err.print(limits.describe(), highlight=False)
+    err.print(limits.describe(), highlight=False, soft_wrap=True)
     code = 0
     try:
         with runner.sigterm_stops_the_run(), progress_bar(err, label_width=40) as progress:
@@ -99,6 +99,7 @@ def run(args: argparse.Namespace) -> int:
             f"incomplete results: {stop.path} (missing {len(stop.missing)}: "
             f"{', '.join(stop.missing)})",
             highlight=False,
+            soft_wrap=True,
         )
         path, code = stop.path, stop.exit_code
     try:

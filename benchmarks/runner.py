@@ -214,6 +214,7 @@ def run_scenario(
         "title": scenario.title,
         "question": scenario.question,
         "lesson": scenario.lesson,
+        "teaches": list(scenario.teaches),  # what the headline may claim
         "latency": latency,
         "latency_s": latency_s,
         "workload": scenario.constants(workload),

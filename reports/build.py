@@ -12,7 +12,7 @@ from pathlib import Path
 from asyncio_perf_lab.reports.chart_style import role_colors
 from asyncio_perf_lab.reports.charts_bars import standalone_timing_svg
 from asyncio_perf_lab.reports.errors import ResultsFileError
-from asyncio_perf_lab.reports.headline import headline
+from asyncio_perf_lab.reports.headline import TEACHES_ALL, headline
 from asyncio_perf_lab.reports.pages import write_page
 from asyncio_perf_lab.reports.report_charts import timings_of
 from asyncio_perf_lab.reports.report_view import render_report
@@ -58,6 +58,7 @@ def build_readme_chart(
     )
     variants = scenario["variants"]
     timings = timings_of(variants, role_colors([v["anti_pattern"] for v in variants]))
-    svg = standalone_timing_svg(timings, f"{scenario['title']}\n{headline(variants)}")
+    claim = headline(variants, scenario.get("teaches", TEACHES_ALL))
+    svg = standalone_timing_svg(timings, f"{scenario['title']}\n{claim}")
     out = Path(out_path) if out_path is not None else README_CHART
     return write_page(out, svg, [results_path])

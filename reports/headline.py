@@ -85,9 +85,17 @@ def lag_sentence(variants: Sequence[Variant]) -> str:
     )
 
 
-def headline(variants: Sequence[Variant]) -> str:
-    """The scenario's result in one or two sentences."""
-    return " ".join(s for s in (speed_sentence(variants), lag_sentence(variants)) if s)
+TEACHES_ALL = ("time", "loop_lag")  # a results file without ``teaches`` (older runs)
+
+
+def headline(variants: Sequence[Variant], teaches: Sequence[str] = TEACHES_ALL) -> str:
+    """The scenario's result in one or two sentences, claiming only what the scenario teaches:
+    "time" (the speed sentence) and "loop_lag" (the stall sentence); none, no headline."""
+    sentences = (
+        speed_sentence(variants) if "time" in teaches else "",
+        lag_sentence(variants) if "loop_lag" in teaches else "",
+    )
+    return " ".join(s for s in sentences if s)
 
 
 def lag_matters(variants: Sequence[Variant]) -> bool:

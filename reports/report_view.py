@@ -208,7 +208,7 @@ def scenario_view(index: int, scenario: Mapping[str, Any]) -> ScenarioView:
         title=scenario["title"],
         question=inline_segments(scenario["question"]),
         lesson=inline_segments(scenario["lesson"]),
-        headline=headline.headline(variants),
+        headline=headline.headline(variants, scenario.get("teaches", headline.TEACHES_ALL)),
         setup=setup,
         variants=views,
         charts=chart_list,

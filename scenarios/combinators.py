@@ -29,6 +29,9 @@ LESSON = (
     "cancel the rest too: the only one that answers at the fast replica's latency."
 )
 LATENCY = "60ms"  # nominal (the fast replica); each replica's latency is set per request below
+# No headline claim: the lesson is what each combinator returns and when, not a faster way
+# to the same answer.
+TEACHES: tuple[str, ...] = ()
 
 USER_ID = 1
 BROKEN_MS = 20  # answers 503 after this long

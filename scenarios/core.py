@@ -9,7 +9,9 @@ the variants as plain ``async def name(ctx) -> result`` functions, and the expli
 ``Variant`` records. Optionally ``calibrate(workload, site) -> dict[str, float]`` measures the CPU
 parts of the ideal model on this machine, outside any timed section, where and as the variants
 run (``site``: the run's loop and server, see ``scenarios.calibration``); the one-argument
-``calibrate(workload)`` of older scenarios still works. A scenario whose
+``calibrate(workload)`` of older scenarios still works. ``TEACHES`` (optional) names what the
+scenario's headline may claim: "time" (the fixes are faster) and/or "loop_lag" (the fixes stall
+the loop less); the default is ("time",). A scenario whose
 variants show *different* behaviour on purpose (the ordering puzzles, say) sets
 ``EQUAL_RESULTS = False`` with a comment saying why; every other scenario's variants must return
 equal results.
@@ -109,6 +111,7 @@ class Scenario:
     calibrate: Callable[..., dict[str, float]] | None  # (workload, site) or (workload)
     module: ModuleType
     equal_results: bool = True
+    teaches: tuple[str, ...] = ("time",)  # what its headline may claim (see TEACHES_KINDS)
 
     def constants(self, workload: Any | None = None) -> dict[str, Any]:
         """The workload as a plain dict, for the results file."""
@@ -155,4 +158,16 @@ def from_module(module: ModuleType) -> Scenario:
         calibrate=getattr(module, "calibrate", None),
         module=module,
         equal_results=getattr(module, "EQUAL_RESULTS", True),
+        teaches=_teaches(name, getattr(module, "TEACHES", ("time",))),
     )
+
+
+TEACHES_KINDS = ("time", "loop_lag")
+"""What a headline can state from a run: which variant is faster, which stalls the loop less."""
+
+
+def _teaches(name: str, teaches: Any) -> tuple[str, ...]:
+    unknown = [kind for kind in teaches if kind not in TEACHES_KINDS]
+    if isinstance(teaches, str) or unknown:
+        raise TypeError(f"TEACHES {teaches!r}: allowed is a tuple of {', '.join(TEACHES_KINDS)}")
+    return tuple(teaches)

@@ -27,6 +27,8 @@ LESSON = (
     "(call_later) and cancellation make both a few lines on the event loop."
 )
 LATENCY = "30ms"
+# No headline claim: the lesson is requests per query; the anti-pattern answers soonest.
+TEACHES: tuple[str, ...] = ()
 
 QUERY = "grace hopper"
 KEY_INTERVAL_MS = 25  # the typist's pace: the scenario's input, not a stand-in for work

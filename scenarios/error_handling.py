@@ -34,6 +34,8 @@ LESSON = (
     "and cancels the siblings still running."
 )
 LATENCY = "50ms"
+# No headline claim: the lesson is where the errors go; every variant waits one round trip.
+TEACHES: tuple[str, ...] = ()
 
 JOBS = 40
 FAIL_EVERY = 4  # job i fails (HTTP 500) when i % FAIL_EVERY == 0

@@ -31,6 +31,8 @@ LESSON = (
     "async function in JavaScript."
 )
 LATENCY = "0ms"  # no request is made: the puzzles only use the event loop
+# No headline claim: the puzzles do different things, so no timing compares them.
+TEACHES: tuple[str, ...] = ()
 
 # Whether this interpreter has asyncio.eager_task_factory (3.12+); on 3.11 the eager puzzle
 # falls back to the default (lazy) task factory and so records the create_task order.

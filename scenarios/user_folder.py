@@ -112,4 +112,7 @@ def _check(module: ModuleType, path: Path) -> Scenario:
             raise missing(f"VARIANTS[{name!r}].ideal is not callable")
     if not callable(getattr(module, "calibrate", callable)):
         raise missing("calibrate is not callable")
-    return from_module(module)
+    try:
+        return from_module(module)
+    except TypeError as exc:  # a contract value the core refuses (TEACHES, say)
+        raise missing(str(exc)) from None

@@ -1,74 +1,100 @@
-"""How often the regression gate is right on this machine: A/A false alarms and injected slowdowns.
+"""How often the regression gate is right on this machine: fresh, independent A/B trials.
 
-``make bench-gate`` starts one mock server and times a real variant
-(``sequential_vs_gather:gather``: three concurrent requests) against it. Base and head differ only
-in the latency the server injects into every request: the same on both sides for A/A (any
-regression is a false alarm), 25% or 10% more for head (a regression is a catch). Timings are
-taken in *runs*, as ``ab`` takes them with the quick profile: a fresh client session (new
-connections, like a new pyperf worker), ``WARMUPS`` untimed calls, ``VALUES`` timed calls.
+``make bench-gate`` times one small variant (three concurrent requests at 20 ms, then some
+hashing) in real pyperf worker processes against one mock server. Base and head run the same
+code; head is handed more hashing, a *code-level* slowdown sized to 0%, +5%, +10% or +20% of the
+call time measured in a worker at the start (``CASES``; the ratio each trial measured is
+shown). The work is real (SHA-256 over 64 KiB blocks, on the event loop), never a sleep.
 
-A *trial* is one gate decision made the way ``ab`` makes it: 2 rounds x 2 runs = 4 runs a side
-(12 values with the quick profile's 3 a run), judged by ``reports.gate.judge`` (one-sided
-U test at alpha 0.01, 10% floor); a flagged verdict is judged again on 8 fresh runs a side, and
-that decides. Two kinds:
+A *trial* is one gate decision made exactly as ``asyncio-lab ab`` makes it
+(``benchmarks.ab.ab_compare``): the default rounds of ABBA/BAAB, each run a fresh worker
+process, one median per process ranked by a one-sided U test at alpha 0.01, each variant's own
+A/A floor (>= 3%), a flagged verdict re-run with twice the rounds and decided by the re-run.
+Every trial times its own processes: trials are fresh and independent, so their tally is
+binomial and the bounds are honest. Bounds are one-sided 95% Clopper-Pearson: an upper bound on
+the A/A false-alarm rate, a lower bound on power (with 0 false alarms in 30 trials the rate is
+below 9.5%; to show <= 1 in 30 needs the count itself, printed beside it).
 
-- **resampled** (the default; many trials in seconds): first a pool of real *rounds* is timed
-  (a round: base, head, head, base runs back to back, the next BAAB); each trial then draws its
-  2 rounds, and the re-run's 4, at random without replacement from the pool. A round is never
-  split, so the two sides of a trial keep meeting the machine at the same moments, as in ``ab``;
-  the values are real, spikes, per-run effects and drift between rounds included. What is
-  simulated is which rounds meet in a trial: the trials are many draws over *one* stretch of the
-  machine's life, not independent stretches;
-- **fresh** (``--fresh N``): every trial times its own runs, ABBA then BAAB, as ``ab`` does.
-  Slower, and each trial sees the drift of its own moment.
-
-Neither includes what ``ab`` adds on top: separate worker processes and the base checkout. Bounds
-are one-sided 95% Clopper-Pearson: with 0 false alarms in n trials the rate is below about 3/n.
-
-Example: asyncio-lab selfbench gate --trials 1000 --fresh 20
+Example: asyncio-lab selfbench gate --trials 30
 """
 
 from __future__ import annotations
 
-import argparse
-import asyncio
 import math
-import random
 import sys
+import tempfile
 import time
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
 
-from asyncio_perf_lab.benchmarks.ab import DEFAULT_ROUNDS
+from asyncio_perf_lab.benchmarks.ab import DEFAULT_ROUNDS, ABConfig, ab_compare
 from asyncio_perf_lab.benchmarks.profiles import PROFILES
-from asyncio_perf_lab.reports.gate import (
-    GateSettings,
-    Sample,
-    VariantComparison,
-    confirm,
-    judge,
-)
+from asyncio_perf_lab.benchmarks.scheduling import Job
+from asyncio_perf_lab.reports.gate import GateSettings
 
-SCENARIO, VARIANT = "sequential_vs_gather", "gather"
-ROUNDS = DEFAULT_ROUNDS  # as `ab` with the quick profile and its default rounds
-VALUES, WARMUPS = PROFILES["quick"].values, PROFILES["quick"].warmups
-ABBA, BAAB = ("base", "head", "head", "base"), ("head", "base", "base", "head")
-SIDES = ("base", "head")
+__all__ = ["CASES", "Case", "CaseResult", "lower_bound", "main", "run_case", "upper_bound"]
 
-Run = list[float]  # the timed values of one run
-Round = dict[str, list[Run]]  # one ABBA (or BAAB) round: two runs a side, back to back
+SCENARIO, VARIANT = "gate_power", "gather_then_hash"
+BLOCK = 64 * 1024  # bytes hashed per unit of extra work
+PROFILE = PROFILES["quick"]  # as `ab` runs by default
+
+# The scenario the trials time, written to a temporary folder and loaded as a user scenario.
+SCENARIO_MODULE = '''\
+"""Gate power: three concurrent requests, then a given amount of hashing (the slowdown)."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+from dataclasses import dataclass
+
+from asyncio_perf_lab import Context, Machine, Variant
+
+QUESTION = "Does the gate catch a slowdown of this size?"
+LESSON = "Head does the same requests and more real work; the gate should say regression."
+LATENCY = "20ms"
+BLOCK = bytes(range(256)) * 256  # 64 KiB
+
+
+@dataclass(frozen=True)
+class Workload:
+    ids: tuple[int, ...] = (1, 2, 3)
+    extra_blocks: int = 0  # 64 KiB blocks hashed after the requests: head's slowdown
+
+
+TINY = Workload()
+
+
+async def gather_then_hash(ctx: Context) -> int:
+    """Three requests at once, then ``extra_blocks`` SHA-256 blocks on the loop."""
+    await asyncio.gather(*(ctx.get_json(f"/users/{i}") for i in ctx.workload.ids))
+    for _ in range(ctx.workload.extra_blocks):
+        hashlib.sha256(BLOCK).digest()
+    return len(ctx.workload.ids)
+
+
+def _one_latency(w: Workload, latency_s: float, machine: Machine) -> float:
+    return latency_s
+
+
+VARIANTS = {
+    "gather_then_hash": Variant(
+        gather_then_hash, label="gather, then hashing", why="the gate's test load",
+        ideal=_one_latency,
+    ),
+}
+'''
 
 
 @dataclass(frozen=True)
 class Case:
-    """One experiment: the latency each side's requests get."""
+    """One experiment: head's code-level slowdown, as a share of the measured call time."""
 
     name: str
-    base_latency: str
-    head_latency: str
-    slowdown: float  # the injected relative slowdown of the latency (0 for A/A)
-    pool_rounds: int  # real rounds timed for the resampled trials (4 runs each)
+    slowdown: float
 
     @property
     def is_aa(self) -> bool:
@@ -76,23 +102,25 @@ class Case:
 
 
 CASES = {
-    "aa": Case("A/A (same code both sides)", "20ms", "20ms", 0.0, pool_rounds=48),
-    "slow25": Case("+25% latency in head", "20ms", "25ms", 0.25, pool_rounds=32),
-    "slow10": Case("+10% latency in head", "20ms", "22ms", 0.10, pool_rounds=32),
+    "aa": Case("A/A (same code both sides)", 0.0),
+    "slow5": Case("+5% code-level slowdown", 0.05),
+    "slow10": Case("+10% code-level slowdown", 0.10),
+    "slow20": Case("+20% code-level slowdown", 0.20),
 }
 
 
 @dataclass
 class CaseResult:
-    """The tally of a case's trials of one kind."""
+    """The tally of a case's fresh trials."""
 
     case: Case
-    kind: str  # resampled | fresh
-    runs: int = 0  # real runs timed (both sides)
+    extra_blocks: int = 0
     first: Counter[str] = field(default_factory=Counter)  # outcome before any re-run
     final: Counter[str] = field(default_factory=Counter)  # outcome the gate reports
-    ratios: list[float] = field(default_factory=list)  # head/base median of each first pass
-    seconds: float = 0.0
+    ratios: list[float] = field(default_factory=list)  # head/base median of each final verdict
+    floors: list[float] = field(default_factory=list)  # each trial's effect floor
+    processes: int = 0  # worker processes started (both sides, re-runs included)
+    seconds: list[float] = field(default_factory=list)  # wall time of each trial
 
     @property
     def trials(self) -> int:
@@ -102,13 +130,6 @@ class CaseResult:
     def regressions(self) -> int:
         return self.final["regression"]
 
-    def add(self, first: str, final: str, ratio: float | None) -> None:
-        """Count one trial."""
-        self.first[first] += 1
-        self.final[final] += 1
-        if ratio is not None:
-            self.ratios.append(ratio)
-
     def rate_and_bound(self) -> tuple[float, float]:
         """(observed regression rate, its one-sided 95% bound: upper for A/A, lower for power)."""
         n, k = self.trials, self.regressions
@@ -116,6 +137,26 @@ class CaseResult:
             return math.nan, math.nan
         bound = upper_bound(k, n) if self.case.is_aa else lower_bound(k, n)
         return k / n, bound
+
+    def as_dict(self) -> dict[str, Any]:
+        """The figures as JSON (``--json``)."""
+        rate, bound = self.rate_and_bound()
+        return {
+            "case": self.case.name,
+            "slowdown": self.case.slowdown,
+            "extra_blocks": self.extra_blocks,
+            "trials": self.trials,
+            "regressions": self.regressions,
+            "rate": rate,
+            "bound_95": bound,
+            "bound_kind": "upper" if self.case.is_aa else "lower",
+            "first": dict(self.first),
+            "final": dict(self.final),
+            "ratios": self.ratios,
+            "floors": self.floors,
+            "processes": self.processes,
+            "seconds_per_trial": self.seconds,
+        }
 
 
 def _log_binom_pmf(i: int, n: int, p: float) -> float:
@@ -155,101 +196,111 @@ def lower_bound(k: int, n: int, confidence: float = 0.95) -> float:
     return _bisect(lambda p: 1 - binom_cdf(k - 1, n, p) <= 1 - confidence)
 
 
-async def timed_run(base_url: str, latency: str, values: int = VALUES) -> Run:
-    """One run: a fresh session, WARMUPS untimed calls, then ``values`` timed calls (seconds)."""
-    from asyncio_perf_lab import scenarios
-    from asyncio_perf_lab.benchmarks.context import open_context
-    from asyncio_perf_lab.benchmarks.selfbench.hand_timing import time_awaits
+class TrialTimer:
+    """Times a side in fresh worker processes of the gate scenario (``ab``'s run function)."""
 
-    scenario = scenarios.load(SCENARIO)
-    async with open_context(base_url, latency, scenario.workload) as ctx:
-        return await time_awaits(scenario.variants[VARIANT].run, ctx, values, WARMUPS)
+    def __init__(self, folder: Path, base_url: str) -> None:
+        self.folder = folder
+        self.base_url = base_url
+        self.blocks = {"base": 0, "head": 0}
+        self.call_s = 0.0
+        self.processes = 0
+
+    def task(self, side: str) -> Any:
+        from asyncio_perf_lab.benchmarks.workers import WorkerTask
+
+        return WorkerTask(
+            SCENARIO,
+            VARIANT,
+            self.base_url,
+            "20ms",
+            {"ids": [1, 2, 3], "extra_blocks": self.blocks[side]},
+            options=(f"--scenarios={self.folder}",),
+            who=f"{side} ",
+        )
+
+    def calibrate(self, slowdown: float) -> int:
+        """Size head's extra blocks to ``slowdown`` of the base call, both measured in workers.
+
+        A first guess from this process's hashing speed, corrected once by head's call as a
+        worker measures it (hashing beside the loop's work is not quite hashing alone).
+        """
+        from asyncio_perf_lab.benchmarks.workers import measure_call_s
+
+        self.blocks = {"base": 0, "head": 0}
+        self.call_s = measure_call_s(self.task("base"), PROFILE)
+        self.processes += 1
+        if not slowdown:
+            return 0
+        self.blocks["head"] = max(1, round(slowdown * self.call_s / block_seconds()))
+        achieved = measure_call_s(self.task("head"), PROFILE) / self.call_s - 1
+        self.processes += 1
+        if achieved > 0:
+            self.blocks["head"] = max(1, round(self.blocks["head"] * slowdown / achieved))
+        return self.blocks["head"]
+
+    def __call__(self, side: str, job: Job) -> Any:
+        from asyncio_perf_lab.benchmarks.workers import time_in_workers
+
+        self.processes += PROFILE.processes
+        return time_in_workers(self.task(side), PROFILE, self.call_s)
 
 
-async def timed_rounds(base_url: str, case: Case, rounds: int) -> list[Round]:
-    """``rounds`` real rounds, ABBA then BAAB alternately, as ``ab`` runs them."""
-    latency = {"base": case.base_latency, "head": case.head_latency}
-    timed = []
-    for r in range(rounds):
-        runs: Round = {"base": [], "head": []}
-        for side in ABBA if r % 2 == 0 else BAAB:
-            runs[side].append(await timed_run(base_url, latency[side]))
-        timed.append(runs)
-    return timed
+def block_seconds(tries: int = 5, blocks: int = 200) -> float:
+    """Seconds to hash one 64 KiB block here: the minimum of a few tries (the work's floor)."""
+    import hashlib
+
+    payload = bytes(range(256)) * 256
+    best = math.inf
+    for _ in range(tries):
+        start = time.perf_counter()
+        for _ in range(blocks):
+            hashlib.sha256(payload).digest()
+        best = min(best, (time.perf_counter() - start) / blocks)
+    return best
 
 
-def verdict(rounds: Sequence[Round], settings: GateSettings) -> VariantComparison:
-    """The gate's verdict on the pooled values of each side's runs in ``rounds``."""
-    base, head = (tuple(v for r in rounds for run in r[side] for v in run) for side in SIDES)
-    return judge(f"{SCENARIO}:{VARIANT}", Sample(base), Sample(head), settings)
-
-
-def resampled_trials(
-    pool: Sequence[Round],
-    case: Case,
-    trials: int,
-    settings: GateSettings | None = None,
-    seed: int = 0,
-) -> CaseResult:
-    """``trials`` decisions on rounds drawn without replacement from the real ``pool``."""
-    settings = settings or GateSettings()
-    rng = random.Random(seed)
-    result = CaseResult(case, "resampled", runs=4 * len(pool))
-    started = time.perf_counter()
-    for _ in range(trials):
-        drawn = rng.sample(list(pool), 3 * ROUNDS)
-        first = verdict(drawn[:ROUNDS], settings)
-        final = confirm(first, verdict(drawn[ROUNDS:], settings)) if first.flagged else first
-        result.add(first.outcome, final.outcome, first.ratio)
-    result.seconds = time.perf_counter() - started
-    return result
-
-
-async def fresh_trials(
-    base_url: str,
-    case: Case,
-    trials: int,
-    settings: GateSettings | None = None,
-    max_seconds: float = math.inf,
-) -> CaseResult:
-    """Up to ``trials`` decisions, each on freshly timed rounds; stops after ``max_seconds``."""
-    settings = settings or GateSettings()
-    result = CaseResult(case, "fresh")
-    started = time.perf_counter()
-    for _ in range(trials):
-        first = final = verdict(await timed_rounds(base_url, case, ROUNDS), settings)
-        result.runs += 4 * ROUNDS
-        if first.flagged:
-            final = confirm(
-                first, verdict(await timed_rounds(base_url, case, 2 * ROUNDS), settings)
-            )
-            result.runs += 8 * ROUNDS
-        result.add(first.outcome, final.outcome, first.ratio)
-        result.seconds = time.perf_counter() - started
-        if result.seconds > max_seconds:
-            break
+def run_case(timer: TrialTimer, case: Case, trials: int, say: Callable[[str], Any]) -> CaseResult:
+    """``trials`` fresh A/B decisions of ``case``, each made by ``ab``'s own machinery."""
+    result = CaseResult(case, extra_blocks=timer.calibrate(case.slowdown))
+    job = Job(SCENARIO, VARIANT, "gather, then hashing", in_base=True)
+    config = ABConfig(rounds=DEFAULT_ROUNDS, profile=PROFILE, settings=GateSettings())
+    for index in range(trials):
+        started, before = time.perf_counter(), timer.processes
+        (item,), _ = ab_compare([job], timer, config)
+        result.seconds.append(time.perf_counter() - started)
+        result.processes += timer.processes - before
+        result.first[item.first_outcome or item.outcome] += 1
+        result.final[item.outcome] += 1
+        if item.ratio is not None:
+            result.ratios.append(item.ratio)
+        if item.floor is not None:
+            result.floors.append(item.floor)
+        say(f"{case.name}: trial {index + 1}/{trials} {item.outcome} ({item.reason})")
     return result
 
 
 def print_results(results: Sequence[CaseResult]) -> None:
-    """The power table: one row per case and kind of trial."""
+    """The power table: one row per case."""
     from rich.table import Table
 
     from asyncio_perf_lab.benchmarks.commands.common import console
-    from asyncio_perf_lab.reports.stats import quantile
+    from asyncio_perf_lab.reports.stats import median, quantile
 
-    table = Table(title="regression gate on this machine (alpha 0.01, floor 10%, re-run once)")
+    table = Table(
+        title="regression gate on this machine: fresh, independent trials as `ab` decides "
+        f"(quick profile, {DEFAULT_ROUNDS} rounds, alpha 0.01, own A/A floor >= 3%, re-run once)"
+    )
     for column in (
         "case",
-        "latency base/head",
         "trials",
-        "real runs",
-        "flagged 1st",
         "regression",
         "inconclusive",
         "rate (95% bound)",
         "ratio p5/p50/p95",
-        "time",
+        "floor p50",
+        "processes",
+        "s/trial",
     ):
         table.add_column(column, justify="left" if column == "case" else "right", no_wrap=True)
     for r in results:
@@ -257,42 +308,23 @@ def print_results(results: Sequence[CaseResult]) -> None:
         side = "<=" if r.case.is_aa else ">="
         ratios = "/".join(f"{quantile(r.ratios, q):.3f}" for q in (0.05, 0.5, 0.95))
         table.add_row(
-            f"{r.case.name}, {r.kind}",
-            f"{r.case.base_latency}/{r.case.head_latency}",
+            f"{r.case.name} ({r.extra_blocks} blocks)",
             str(r.trials),
-            str(r.runs),
-            str(r.first["regression"] + r.first["inconclusive"]),
-            str(r.regressions),
+            f"{r.regressions}/{r.trials}",
             str(r.final["inconclusive"]),
             f"{rate:.1%} ({side} {bound:.1%})",
-            ratios,
-            f"{r.seconds:.0f} s",
+            ratios if r.ratios else "-",
+            f"{median(r.floors):.1%}" if r.floors else "-",
+            str(r.processes),
+            f"{sum(r.seconds) / len(r.seconds):.1f}" if r.seconds else "-",
         )
     console(stderr=False).print(table)
 
 
-async def main_async(args: argparse.Namespace) -> list[CaseResult]:
-    from asyncio_perf_lab.mockserver import MockServer
-
-    results = []
-    with MockServer(latency="0ms") as server:
-        for name in args.cases:
-            case = CASES[name]
-            started = time.perf_counter()
-            pool = await timed_rounds(server.url, case, case.pool_rounds)
-            resampled = resampled_trials(pool, case, args.trials)
-            resampled.seconds += time.perf_counter() - started
-            results.append(resampled)
-            if args.fresh:
-                results.append(
-                    await fresh_trials(server.url, case, args.fresh, max_seconds=args.max_seconds)
-                )
-    return results
-
-
 def main(argv: list[str] | None = None, prog: str = "asyncio-lab selfbench gate") -> int:
-    """Time the cases, judge the trials, print the table; 0 when measured."""
-    from asyncio_perf_lab.benchmarks.commands.common import Parser
+    """Run the cases' fresh trials, print the table (and write --json); 0 when measured."""
+    from asyncio_perf_lab.benchmarks.commands.common import Parser, bounded, console
+    from asyncio_perf_lab.mockserver import MockServer
 
     parser = Parser(
         prog=prog,
@@ -300,24 +332,36 @@ def main(argv: list[str] | None = None, prog: str = "asyncio-lab selfbench gate"
     )
     parser.add_argument("cases", nargs="*", metavar="CASE", help=f"of {', '.join(CASES)} (all)")
     parser.add_argument(
-        "--trials", type=int, default=1000, help="resampled trials per case (default 1000)"
+        "--trials",
+        type=bounded(int, 1, 10_000, "--trials"),
+        default=30,
+        help="fresh trials per case (default 30)",
     )
-    parser.add_argument("--fresh", type=int, default=0, help="fresh trials per case (default 0)")
-    parser.add_argument(
-        "--max-seconds", type=float, default=120, help="cap on a case's fresh trials (120)"
-    )
+    parser.add_argument("--json", metavar="FILE", help="also write every figure as JSON")
     args = parser.parse_args(argv)
     args.cases = args.cases or list(CASES)
     if unknown := [c for c in args.cases if c not in CASES]:
         parser.error(f"unknown case {unknown[0]!r}; allowed: {', '.join(CASES)}")
-    if args.trials < 1 or args.fresh < 0:
-        parser.error("--trials must be at least 1 and --fresh at least 0")
+    err = console()
+
+    def say(line: str) -> None:
+        err.print(line, highlight=False)
+
+    results = []
     try:
-        results = asyncio.run(main_async(args))
+        with tempfile.TemporaryDirectory(prefix="lab-gate-") as tmp, MockServer() as server:
+            (Path(tmp) / f"{SCENARIO}.py").write_text(SCENARIO_MODULE)
+            timer = TrialTimer(Path(tmp), server.url)
+            for name in args.cases:
+                results.append(run_case(timer, CASES[name], args.trials, say))
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
     print_results(results)
+    if args.json:
+        from asyncio_perf_lab.reports.results_file import write_json_atomic
+
+        write_json_atomic(Path(args.json), {"cases": [r.as_dict() for r in results]})
     return 0
 
 

@@ -12,14 +12,30 @@ slower or faster, with p-values.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from asyncio_perf_lab.benchmarks.environment import REPO_ROOT
 
-__all__ = ["choose_reference", "judge_cells"]
+__all__ = ["OutsideReference", "choose_reference", "judge_cells"]
 
 RAN = ("ok", "partial")
+
+
+@dataclass
+class OutsideReference:
+    """A reference cell that is not one of the matrix's cells: prepared, never run itself."""
+
+    python: str
+    loop: str
+    executable: str
+    status: str = "ok"
+    verdict: str = ""
+
+    @property
+    def name(self) -> str:
+        return f"{self.python}-{self.loop}"
 
 
 def choose_reference(
@@ -37,7 +53,6 @@ def choose_reference(
     if (inside := next((cell for cell in cells if cell.name == wanted), None)) is not None:
         return inside if inside.status in RAN else None
     from asyncio_perf_lab.benchmarks.interpreters import ensure_venv, find_interpreter
-    from asyncio_perf_lab.benchmarks.matrix import Cell
 
     version, _, loop = wanted.partition("-")
     interpreter = find_interpreter(version)
@@ -49,7 +64,7 @@ def choose_reference(
     except (RuntimeError, OSError) as exc:
         say(f"reference {wanted}: no venv: {exc}")
         return None
-    return Cell(version, loop, status="ok", executable=python)
+    return OutsideReference(version, loop, python)
 
 
 def judge_cells(

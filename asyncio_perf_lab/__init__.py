@@ -7,6 +7,7 @@ in ``pyproject.toml``, so nothing generic lands in site-packages.
 Scenario authors import the contract from here::
 
     from asyncio_perf_lab import Context, Machine, Variant
+    from asyncio_perf_lab import Site  # for a calibrate(workload, site): the run's loop, server
 """
 
 from pathlib import Path
@@ -18,7 +19,8 @@ if (_CHECKOUT / "benchmarks" / "worker.py").is_file() and (_CHECKOUT / "pyprojec
     # instead of the editable install's mapping to another checkout.
     __path__.append(str(_CHECKOUT))
 
+from asyncio_perf_lab.scenarios.calibration import Site  # noqa: E402
 from asyncio_perf_lab.scenarios.core import Context, Machine, Variant  # noqa: E402
 
-__all__ = ["Context", "Machine", "Variant", "__version__"]
+__all__ = ["Context", "Machine", "Site", "Variant", "__version__"]
 __version__ = "0.2.0"

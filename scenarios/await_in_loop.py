@@ -107,7 +107,9 @@ VARIANTS = {
         label="asyncio.gather (all N)",
         why="all N requests are in flight together; cost is one latency",
         ideal=_one_latency,
-        budget=1.5,  # bounded to K at a time: ceil(N/K) latencies, 4 at the defaults
+        # The client's own cost for 20 requests reads up to 1.9x on a busy 2-core box; bounded to
+        # K at a time costs ceil(N/K) latencies, 4x at the defaults.
+        budget=2.0,
         regression="bounded",
     ),
     "bounded": Variant(
@@ -123,7 +125,7 @@ VARIANTS = {
         label="asyncio.as_completed",
         why="all in flight at once; results arrive in completion order and are put back by index",
         ideal=_one_latency,
-        budget=1.5,
+        budget=2.0,
         regression="bounded",
     ),
 }

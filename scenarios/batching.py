@@ -118,7 +118,7 @@ VARIANTS = {
         label="Semaphore(K=20)",
         why="K in flight at all times: a finished call lets the next one in at once",
         ideal=_one_latency_per_k,
-        budget=4.0,
+        budget=5.0,
         regression="sequential",
     ),
     "batch_endpoint": Variant(

@@ -124,7 +124,9 @@ VARIANTS = {
         label="shared session, limit=1000, warm",
         why="kept-alive connections are reused and all requests are in flight at once",
         ideal=_one_round_trip,
-        budget=2.0,  # the default limit's ten waves cost ten latencies, well over 2x
+        # The default limit's ten waves read 3.1x this ideal or more; the fix up to 2.5x (its
+        # client does more per request than the calibration's) on a busy 2-core box.
+        budget=2.5,
         regression="default_limit",
     ),
 }

@@ -200,8 +200,9 @@ VARIANTS = {
         label="process pool, returns a summary",
         why="parse and reduce in the child: the loop only copies bytes out and a summary in",
         ideal=_fetch_then_json,
-        # Shipping the parsed object back adds a pickle round trip, about twice the parse.
-        budget=2.0,
+        # Shipping the parsed object back adds a pickle round trip, about twice the parse: 3.6x
+        # this ideal or more; the fix itself read up to 2.5x on a busy 2-core box.
+        budget=2.5,
         regression="process_pool_object",
     ),
     "orjson_on_loop": Variant(

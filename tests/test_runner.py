@@ -173,7 +173,7 @@ def test_run_and_ab_build_the_worker_command_line_in_one_place(tmp_path: Path) -
     old_tree = tmp_path / "old"  # a revision from before the one-package layout
     old_tree.mkdir()
     side = Side("base", "v1", None, old_tree, catalog={"s": entry})
-    timer = Timer({"base": side}, "http://127.0.0.1:1", profile, "asyncio")
+    timer = Timer({"base": side}, "http://127.0.0.1:1", profile)  # the side's env: its loop
     ab_task = timer.task("base", Job("s", "v", "V", in_base=True))
     run_task = WorkerTask("s", "v", "http://127.0.0.1:1", "5ms", {"calls": 3})
     assert (ab_task.module, ab_task.cwd, ab_task.who) == ("benchmarks.worker", old_tree, "base ")

@@ -74,11 +74,14 @@ def lab_requirements(pyproject: Path) -> tuple[list[str], list[str]]:
 
 
 def runtime_requirements(pyproject: Path) -> list[str]:
-    """What a lab tree needs to time variants: its dependencies and its uvloop extra (no dev)."""
-    project = tomllib.loads(pyproject.read_text())["project"]
-    return list(project["dependencies"]) + list(
-        project.get("optional-dependencies", {}).get("uvloop", [])
-    )
+    """What a lab tree needs to time variants: its dependencies and its uvloop extra (no dev);
+    none when the tree has no readable pyproject.toml (then the requirement set is all)."""
+    try:
+        project = tomllib.loads(pyproject.read_text())["project"]
+        extras = project.get("optional-dependencies", {})
+        return list(project.get("dependencies", [])) + list(extras.get("uvloop", []))
+    except (OSError, KeyError, TypeError, tomllib.TOMLDecodeError):
+        return []
 
 
 def fill_venv(

@@ -231,3 +231,19 @@ def test_requirements_build_a_cached_venv_with_the_pinned_versions(tmp_path: Pat
     assert again.returncode in (0, 1, 3), again.stderr
     assert reused["venv"] == envs["head"]["venv"]
     assert reused["venv_note"].startswith("reused")
+
+
+def test_a_loop_the_sides_interpreter_cannot_import_is_one_line_exit_2(tmp_path: Path) -> None:
+    """--head-loop uvloop in an interpreter where uvloop does not import: one line, exit 2."""
+    python = bare_venv(tmp_path / "no-uvloop")
+    site = site_packages(python)
+    lab_site = sysconfig.get_paths()["purelib"]
+    (site / "lab_venv.pth").write_text(f"import site; site.addsitedir({lab_site!r})\n")
+    (site / "sitecustomize.py").write_text("import sys\nsys.modules['uvloop'] = None\n")
+    proc = run_lab(
+        "ab", "--head-python", str(python), "--head-loop", "uvloop", TARGET,
+        "--out", str(tmp_path / "o"),
+    )  # fmt: skip
+    assert proc.returncode == 2, proc.stderr
+    assert proc.stderr.count("\n") == 1, proc.stderr
+    assert f"head side: loop uvloop is not importable in {python}" in proc.stderr

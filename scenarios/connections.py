@@ -30,7 +30,9 @@ LESSON = (
     "1000 requests run as 10 waves. Size the limit for the concurrency you mean to have and "
     "keep the session for the life of the program."
 )
-LATENCY = "50ms"  # 10 waves of 50 ms with the default limit: one call stays near 0.5 s
+# 10 waves of 100 ms with the default limit, one call about 1 s: long enough that the waves, not
+# the client's own CPU for 1000 requests (0.2-0.3 s here), are what separates the variants.
+LATENCY = "100ms"
 
 REQUESTS = 1000
 AIOHTTP_DEFAULT_LIMIT = 100  # TCPConnector(limit=100): what a plain ClientSession() gets
@@ -124,9 +126,9 @@ VARIANTS = {
         label="shared session, limit=1000, warm",
         why="kept-alive connections are reused and all requests are in flight at once",
         ideal=_one_round_trip,
-        # The default limit's ten waves read 3.1x this ideal or more; the fix up to 2.5x (its
-        # client does more per request than the calibration's) on a busy 2-core box.
-        budget=2.5,
+        # The default limit's ten waves cost ten latencies, 3.5x this ideal or more; the fix read
+        # up to 2.5x (its client does more per request than the calibration's) on a busy box.
+        budget=3.0,
         regression="default_limit",
     ),
 }

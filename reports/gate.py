@@ -45,6 +45,7 @@ from asyncio_perf_lab.reports.mannwhitney import mann_whitney_u, min_p_value
 from asyncio_perf_lab.reports.noise import (
     both_sides,
     effect_floor,
+    judgeable,
     outlier_problems,
     runs_needed,
     split_runs,
@@ -325,23 +326,6 @@ def samples_of(results: Mapping[str, Any]) -> dict[str, Sample]:
         for scenario in results["scenarios"]
         for variant in scenario["variants"]
     }
-
-
-def judgeable(results: Mapping[str, Any], settings: GateSettings) -> str | None:
-    """Why a run's files cannot give any verdict at ``settings.alpha``, naming the profile
-    that would (None when they can): said before judging, not after."""
-    processes = (results["run"].get("pyperf") or {}).get("processes")
-    if not processes:
-        return None
-    needed = runs_needed(settings.alpha)
-    if min_p_value(processes, processes) < settings.alpha:
-        return None
-    return (
-        f"{results['run']['id']} ran {processes} worker process(es) a variant (profile "
-        f"{results['run']['profile']}); the gate ranks one median per process, so a verdict at "
-        f"alpha {settings.alpha:g} needs >= {needed} a side: run both with --profile rigorous "
-        "(6 processes), or use `asyncio-lab ab`, which interleaves both sides in one job"
-    )
 
 
 def compare_results(

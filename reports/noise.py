@@ -19,7 +19,7 @@ Pure functions (docs/gate.md tells the why at length):
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from asyncio_perf_lab.reports.mannwhitney import min_p_value
@@ -32,6 +32,7 @@ __all__ = [
     "aa_spread",
     "both_sides",
     "effect_floor",
+    "judgeable",
     "outlier_problems",
     "runs_needed",
     "split_runs",
@@ -112,3 +113,20 @@ def both_sides(
     return [f"base {p}" for p in check(base, settings)] + [
         f"head {p}" for p in check(head, settings)
     ]
+
+
+def judgeable(results: Mapping[str, Any], settings: Settings) -> str | None:
+    """Why a run's files cannot give any verdict at ``settings.alpha``, naming the profile
+    that would (None when they can): said before judging, not after."""
+    processes = (results["run"].get("pyperf") or {}).get("processes")
+    if not processes:
+        return None
+    needed = runs_needed(settings.alpha)
+    if min_p_value(processes, processes) < settings.alpha:
+        return None
+    return (
+        f"{results['run']['id']} ran {processes} worker process(es) a variant (profile "
+        f"{results['run']['profile']}); the gate ranks one median per process, so a verdict at "
+        f"alpha {settings.alpha:g} needs >= {needed} a side: run both with --profile rigorous "
+        "(6 processes), or use `asyncio-lab ab`, which interleaves both sides in one job"
+    )

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from tests.lab_cli import run_lab
-from tests.test_report_browser import ARTIFACTS, chromium, find_chromium
+from tests.test_report_browser import ARTIFACTS, chromium, find_chromium, open_tab
 
 ROOT = Path(__file__).resolve().parent.parent
 ARTICLE = ROOT / "docs" / "examples" / "article_puzzle.py"
@@ -37,20 +37,7 @@ def _chromium_binary() -> str:
 async def play(binary: str, profile: Path, url: str, clicks: int, shots: Path) -> dict[str, Any]:
     """Open the page, click "next" ``clicks`` times; the states seen, errors, requests, pictures."""
     async with chromium(binary, profile) as devtools:
-        target = await devtools.send("Target.createTarget", {"url": "about:blank"})
-        attached = await devtools.send(
-            "Target.attachToTarget", {"targetId": target["targetId"], "flatten": True}
-        )
-        session = attached["sessionId"]
-        for domain in ("Page", "Runtime", "Log", "Network"):
-            await devtools.send(f"{domain}.enable", session=session)
-        await devtools.send(
-            "Emulation.setDeviceMetricsOverride",
-            {"width": 1280, "height": 1000, "deviceScaleFactor": 1, "mobile": False},
-            session=session,
-        )
-        await devtools.send("Page.navigate", {"url": url}, session=session)
-        await devtools.wait_for("Page.loadEventFired", session)
+        session = await open_tab(devtools, url, 1280, 1000)
 
         async def evaluate(expression: str) -> Any:
             reply = await devtools.send(

@@ -185,6 +185,27 @@ async def _kill_group(proc: asyncio.subprocess.Process) -> None:
         os.killpg(proc.pid, signal.SIGKILL)  # children that outlived the leader
 
 
+async def open_tab(
+    devtools: DevTools, url: str, width: int, height: int, mobile: bool = False
+) -> str:
+    """A new tab with the page loaded, its events recorded; the DevTools session id."""
+    target = await devtools.send("Target.createTarget", {"url": "about:blank"})
+    attached = await devtools.send(
+        "Target.attachToTarget", {"targetId": target["targetId"], "flatten": True}
+    )
+    session = attached["sessionId"]
+    for domain in ("Page", "Runtime", "Log", "Network"):
+        await devtools.send(f"{domain}.enable", session=session)
+    await devtools.send(
+        "Emulation.setDeviceMetricsOverride",
+        {"width": width, "height": height, "deviceScaleFactor": 1, "mobile": mobile},
+        session=session,
+    )
+    await devtools.send("Page.navigate", {"url": url}, session=session)
+    await devtools.wait_for("Page.loadEventFired", session)
+    return session
+
+
 async def open_page(
     binary: str,
     profile: Path,
@@ -200,20 +221,7 @@ async def open_page(
     returned as ``measured``.
     """
     async with chromium(binary, profile) as devtools:
-        target = await devtools.send("Target.createTarget", {"url": "about:blank"})
-        attached = await devtools.send(
-            "Target.attachToTarget", {"targetId": target["targetId"], "flatten": True}
-        )
-        session = attached["sessionId"]
-        for domain in ("Page", "Runtime", "Log", "Network"):
-            await devtools.send(f"{domain}.enable", session=session)
-        await devtools.send(
-            "Emulation.setDeviceMetricsOverride",
-            {"width": width, "height": 900, "deviceScaleFactor": 1, "mobile": mobile},
-            session=session,
-        )
-        await devtools.send("Page.navigate", {"url": url}, session=session)
-        await devtools.wait_for("Page.loadEventFired", session)
+        session = await open_tab(devtools, url, width, 900, mobile)
         evaluated = await devtools.send(
             "Runtime.evaluate",
             {

@@ -256,6 +256,12 @@ def run_scenario(
         bench = time_in_workers(timed, config.profile, call_s, config.limits)
         values = list(bench.get_values())
         measured.add(entry, variant_record(name, variant, ideal_s, values, probe), bench)
+        if scenario.calibrate is not None:
+            # Calibrated again after each variant's timing, each cost at its lowest reading: a
+            # shared machine has slow stretches of many seconds, and one that covers every
+            # calibration but not a timing would lift the ideal above what was measured.
+            again = scenario.measure_machine(workload, site)
+            machine = Machine(cpu_s=lower_costs(machine.cpu_s, again))
         # null where the variants differ on purpose (scenario.equal_results is False)
         first = next(iter(results.values()))
         entry["results_equal"] = (
@@ -263,11 +269,7 @@ def run_scenario(
         )
         if progress is not None:
             progress.advance(task)
-    # Calibrated again after the timing, each cost at the lower figure: one busy moment of a
-    # shared machine during a calibration must not lift an ideal above what was measured.
-    if scenario.calibrate is not None:
-        again = scenario.measure_machine(workload, site)
-        machine = Machine(cpu_s=lower_costs(machine.cpu_s, again))
+    if scenario.calibrate is not None:  # every ideal from the lowest readings
         entry["machine"]["cpu_s"] = dict(machine.cpu_s)
         entry["variants"] = [
             variant_record(

@@ -13,6 +13,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
+from asyncio_perf_lab.scenarios.calibration import Site, loop_clock_step_s
 from asyncio_perf_lab.scenarios.core import Context, Machine, Variant
 
 QUESTION = (
@@ -167,22 +168,32 @@ async def throttle(ctx: Context) -> Any:
     return final
 
 
-def _typing_s(w: Workload) -> float:
-    return (len(w.query) - 1) * w.key_interval_ms / 1000
+def calibrate(w: Workload, site: Site) -> dict[str, float]:
+    """The run's loop clock step: each timer on the client can fire up to one step early."""
+    return {"clock_step": loop_clock_step_s(site)}
+
+
+def _typing_s(w: Workload, machine: Machine) -> float:
+    # One sleep per keystroke after the first: a chain of timers, each up to a clock step early.
+    keys = len(w.query) - 1
+    return keys * (w.key_interval_ms / 1000 - machine.cpu_s["clock_step"])
 
 
 def _last_key_then_latency(w: Workload, latency_s: float, machine: Machine) -> float:
-    return _typing_s(w) + latency_s
+    return _typing_s(w, machine) + latency_s
 
 
 def _pause_then_latency(w: Workload, latency_s: float, machine: Machine) -> float:
-    return _typing_s(w) + w.debounce_ms / 1000 + latency_s
+    pause_s = w.debounce_ms / 1000 - machine.cpu_s["clock_step"]
+    return _typing_s(w, machine) + pause_s + latency_s
 
 
 def _window_edge_then_latency(w: Workload, latency_s: float, machine: Machine) -> float:
     window_s = w.throttle_ms / 1000
-    # The trailing edge fires at the first window boundary at or after the last keystroke.
-    return math.ceil(_typing_s(w) / window_s) * window_s + latency_s
+    # The trailing edge fires at the first window boundary at or after the last keystroke: a
+    # chain of that many window timers from the first key.
+    windows = math.ceil((len(w.query) - 1) * w.key_interval_ms / 1000 / window_s)
+    return windows * (window_s - machine.cpu_s["clock_step"]) + latency_s
 
 
 # No budgets: the anti-pattern answers soonest, and the fixes cost a pause or a window on purpose.

@@ -16,6 +16,7 @@ from typing import Any
 
 import aiohttp
 
+from asyncio_perf_lab.scenarios.calibration import Site, loop_clock_step_s
 from asyncio_perf_lab.scenarios.core import Context, Machine, Variant
 
 QUESTION = (
@@ -157,19 +158,28 @@ async def timeout_retry(ctx: Context) -> dict:
     return await _with_retries(ctx, _under_timeout_cm)
 
 
+def calibrate(w: Workload, site: Site) -> dict[str, float]:
+    """The run's loop clock step: each timer on the client can fire up to one step early."""
+    return {"clock_step": loop_clock_step_s(site)}
+
+
 def _guard(w: Workload, latency_s: float, machine: Machine) -> float:
-    return w.guard_ms / 1000
+    return w.guard_ms / 1000 - machine.cpu_s["clock_step"]
 
 
 def _one_timeout(w: Workload, latency_s: float, machine: Machine) -> float:
-    return w.timeout_ms / 1000
+    return w.timeout_ms / 1000 - machine.cpu_s["clock_step"]
 
 
 def _timeout_backoffs_and_retries(w: Workload, latency_s: float, machine: Machine) -> float:
     # Attempt 0 times out; each later attempt costs one latency; a backoff precedes each retry.
+    # The timeout and each backoff are client timers: each may fire one clock step early.
     retries = len(SCRIPT)
     backoffs = sum(w.backoff_ms / 1000 * 2**i for i in range(retries))
-    return w.timeout_ms / 1000 + backoffs + retries * latency_s
+    timers = 1 + retries
+    return (
+        w.timeout_ms / 1000 + backoffs + retries * latency_s - timers * machine.cpu_s["clock_step"]
+    )
 
 
 VARIANTS = {

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import importlib.util
 import time
 from typing import Any
 
@@ -12,6 +13,7 @@ from asyncio_perf_lab import scenarios
 from asyncio_perf_lab.benchmarks.context import open_context
 from asyncio_perf_lab.mockserver import MockServer
 from asyncio_perf_lab.scenarios import timeouts
+from asyncio_perf_lab.scenarios.calibration import Site
 
 SCENARIO = scenarios.load("timeouts")
 
@@ -84,8 +86,22 @@ async def test_429_carries_retry_after_into_the_retry_policy(server: MockServer)
     assert caught.value.retry_after_s == timeouts.SCRIPT[ratelimited]["ratelimit"]
 
 
-def test_retry_ideal_adds_timeout_backoffs_and_one_latency_per_retry() -> None:
-    """The retry ideal is the first attempt's timeout, the doubling backoffs and three latencies."""
+@pytest.mark.parametrize("clock_step", [0.0, 0.001])
+def test_retry_ideal_adds_timeout_backoffs_and_one_latency_per_retry(clock_step: float) -> None:
+    """The retry ideal is the first attempt's timeout, the doubling backoffs and three latencies,
+    less one loop clock step for each of its four client timers (uvloop's clock is in ms)."""
     w = SCENARIO.workload
-    ideal = SCENARIO.variants["timeout_retry"].ideal(w, 0.02, scenarios.Machine())
-    assert ideal == pytest.approx(0.2 + (0.025 + 0.05 + 0.1) + 3 * 0.02)
+    machine = scenarios.Machine(cpu_s={"clock_step": clock_step})
+    ideal = SCENARIO.variants["timeout_retry"].ideal(w, 0.02, machine)
+    assert ideal == pytest.approx(0.2 + (0.025 + 0.05 + 0.1) + 3 * 0.02 - 4 * clock_step)
+
+
+@pytest.mark.skipif(importlib.util.find_spec("uvloop") is None, reason="uvloop not installed")
+def test_the_clock_step_is_the_run_loops_own() -> None:
+    """uvloop's loop clock moves in 1 ms steps (libuv's cached milliseconds), the standard loop's
+    far finer: the ideal gives back what the run's own loop lets a timer fire early."""
+    import uvloop
+
+    on_uvloop = SCENARIO.measure_machine(SCENARIO.tiny, Site(new_loop=uvloop.new_event_loop))
+    assert on_uvloop["clock_step"] == pytest.approx(0.001, rel=0.01)
+    assert SCENARIO.measure_machine(SCENARIO.tiny, Site())["clock_step"] < 0.0005

@@ -39,6 +39,7 @@ from asyncio_perf_lab.reports.gate import (
     confirm,
     judge,
 )
+from asyncio_perf_lab.reports.sequential import settled_pass
 
 __all__ = ["DEFAULT_ROUNDS", "ABConfig", "Timer", "ab_compare", "plan", "run_ab"]
 
@@ -57,6 +58,7 @@ class ABConfig:
     profile: Profile = PROFILES["quick"]
     rounds: int = DEFAULT_ROUNDS
     rerun: bool = True
+    early_stop: bool = True  # stop a variant's rounds once no result could turn its verdict
     settings: GateSettings = field(default_factory=GateSettings)
     loop: str = "asyncio"
     out_dir: Path = field(default_factory=lambda: Path("results"))
@@ -159,6 +161,40 @@ def judge_all(
     return [judge(job.key, base.get(job.key), head.get(job.key), settings) for job in jobs]
 
 
+def run_rounds(
+    jobs: Sequence[Job], rounds: int, run_one: RunFn, config: ABConfig, steps: Steps | None
+) -> tuple[dict[str, dict[str, Any]], dict[str, VariantComparison]]:
+    """Up to ``rounds`` ABBA/BAAB rounds; a variant whose verdict is settled stops early.
+
+    Returns each side's pooled runs and the variants that stopped, with their "pass"
+    (``reports.sequential``: a stop only ever passes, never flags).
+    """
+    pooled: dict[str, dict[str, Any]] = {side: {} for side in SIDES}
+    settled: dict[str, VariantComparison] = {}
+    active = list(jobs)
+    for r in range(rounds):
+        fresh = run_schedule(abba(active, 1, first_round=r), run_one, steps)
+        for side in SIDES:
+            for key, bench in fresh[side].items():
+                if key in pooled[side]:
+                    pooled[side][key].add_runs(bench)
+                else:
+                    pooled[side][key] = bench
+        runs_left = 2 * (rounds - r - 1) * config.profile.processes  # a side, per variant
+        if config.early_stop and runs_left:
+            base, head = samples(pooled["base"], active), samples(pooled["head"], active)
+            for job in active:
+                item = settled_pass(
+                    job.key, base.get(job.key), head.get(job.key), runs_left, config.settings
+                )
+                if item is not None:
+                    settled[job.key] = item
+            active = [job for job in active if job.key not in settled]
+        if not active:
+            break
+    return pooled, settled
+
+
 def ab_compare(
     jobs: Sequence[Job],
     run_one: RunFn,
@@ -166,12 +202,15 @@ def ab_compare(
     steps: Steps | None = None,
 ) -> tuple[list[VariantComparison], dict[str, dict[str, Any]]]:
     """Time, judge, re-run the flagged with twice the rounds, and judge those again."""
-    pooled = run_schedule(abba(jobs, config.rounds), run_one, steps)
-    items = judge_all(pooled, jobs, config.settings)
+    pooled, settled = run_rounds(jobs, config.rounds, run_one, config, steps)
+    items = [settled.get(item.key, item) for item in judge_all(pooled, jobs, config.settings)]
     flagged = [job for job, item in zip(jobs, items, strict=True) if item.flagged]
     if config.rerun and flagged:
-        fresh = run_schedule(abba(flagged, 2 * config.rounds), run_one, steps)
-        again = {item.key: item for item in judge_all(fresh, flagged, config.settings)}
+        fresh, settled = run_rounds(flagged, 2 * config.rounds, run_one, config, steps)
+        again = {
+            item.key: settled.get(item.key, item)
+            for item in judge_all(fresh, flagged, config.settings)
+        }
         items = [confirm(item, again[item.key]) if item.key in again else item for item in items]
         for side in SIDES:
             for key, bench in fresh[side].items():
@@ -270,6 +309,11 @@ def run_ab(
                 f"{scenario}: latency changed {base_entry['latency']} -> {head_entry['latency']}"
             )
     reran = [item.key for item in items if item.first_outcome is not None]
+    if stopped := [item.key for item in items if "settled after" in item.reason]:
+        notes.append(
+            f"{len(stopped)} of {len(jobs)} variants stopped early, their verdict settled "
+            "(no result of the rounds left could have reached alpha; --all-rounds runs them)"
+        )
     if reran:
         notes.append(f"re-run with {2 * config.rounds} rounds: {', '.join(reran)}")
     comparison = Comparison(

@@ -33,10 +33,10 @@ class Job:
 RunFn = Callable[[str, Job], Any]  # (side, job) -> a pyperf Benchmark (anything with add_runs)
 
 
-def abba(jobs: Sequence[Job], rounds: int) -> list[tuple[str, Job]]:
+def abba(jobs: Sequence[Job], rounds: int, first_round: int = 0) -> list[tuple[str, Job]]:
     """The run order: per round and variant ABBA (even rounds) or BAAB (odd rounds)."""
     schedule = []
-    for r in range(rounds):
+    for r in range(first_round, first_round + rounds):
         order = ("base", "head", "head", "base") if r % 2 == 0 else ("head", "base", "base", "head")
         for job in jobs:
             schedule.extend((side, job) for side in order if side == "head" or job.in_base)

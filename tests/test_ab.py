@@ -195,7 +195,7 @@ def test_only_flagged_variants_are_rerun_and_the_rerun_decides() -> None:
         base = [0.100, 0.101, 0.099, 0.1005]
         return FakeBench([v * (1.5 if slow else 1.0) + 1e-6 * len(calls) for v in base])
 
-    config = ABConfig(base="HEAD", rounds=3, settings=GateSettings())
+    config = ABConfig(base="HEAD", rounds=3, settings=GateSettings(), early_stop=False)
     items, pooled = ab_compare(jobs, run_one, config)
     outcome = {item.key: (item.first_outcome, item.outcome) for item in items}
     assert outcome == {"s:steady": (None, "pass"), "s:flaky": ("regression", "pass")}
@@ -217,7 +217,7 @@ def test_gate_ranks_one_median_per_worker_process() -> None:
     def run_one(side: str, job: Job) -> FakeBench:
         return FakeBench([0.1, 0.1001, 0.0999, 0.1002])
 
-    config = ABConfig(base="HEAD", rounds=3, settings=GateSettings(), rerun=False)
+    config = ABConfig(base="HEAD", rounds=3, settings=GateSettings(), rerun=False, early_stop=False)
     (item,), _ = ab_compare(jobs, run_one, config)
     assert item.units == (6, 6)
     assert item.grouped

@@ -75,6 +75,11 @@ def add_parser(sub: Any) -> None:
     parser.add_argument(
         "--no-rerun", action="store_true", help="judge flagged variants without re-run"
     )
+    parser.add_argument(
+        "--all-rounds",
+        action="store_true",
+        help="run every round even when a variant's verdict is settled (no early stop)",
+    )
     add_gate_flags(parser)
     add_loop(parser)
     add_out(parser)
@@ -137,6 +142,7 @@ def run(args: argparse.Namespace) -> int:
         profile=PROFILES[args.profile],
         rounds=args.rounds,
         rerun=not args.no_rerun,
+        early_stop=not args.all_rounds,
         settings=GateSettings(alpha=args.alpha, floor=args.floor),
         loop=args.loop,
         out_dir=Path(args.out),

@@ -25,7 +25,7 @@ from typing import Any
 
 from asyncio_perf_lab.benchmarks.environment import REPO_ROOT
 from asyncio_perf_lab.benchmarks.profiles import PROFILES, Profile
-from asyncio_perf_lab.benchmarks.run_dirs import create_run_dir
+from asyncio_perf_lab.benchmarks.run_dirs import check_out_dir, create_run_dir
 from asyncio_perf_lab.benchmarks.scheduling import SIDES, Job, RunFn, Steps, abba, run_schedule
 from asyncio_perf_lab.benchmarks.side_envs import EnvRequest
 from asyncio_perf_lab.benchmarks.sides import Side, open_sides, side_env
@@ -285,7 +285,7 @@ def run_ab(
         jobs, removed = plan(sides["base"].catalog, head, targets)
         if not jobs:
             raise UsageError("nothing to compare: no variant selected")
-        run_dir = create_run_dir(config.out_dir, "ab-", config.profile.name)
+        check_out_dir(config.out_dir)  # before the work; the folder only once there are results
         from asyncio_perf_lab.mockserver import MockServer, raise_open_files_limit
 
         raise_open_files_limit()
@@ -335,4 +335,5 @@ def run_ab(
             "environments": {name: sides[name].env.facts for name in SIDES},
         },
     )
+    run_dir = create_run_dir(config.out_dir, "ab-", config.profile.name)
     return comparison, write_outputs(run_dir, comparison, pooled)

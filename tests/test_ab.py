@@ -116,7 +116,7 @@ def test_worktree_is_removed_after_failure() -> None:
 def test_interrupt_mid_run_removes_worktree(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
-    """Ctrl-C while variants run still stops the server and removes the base worktree."""
+    """Ctrl-C while variants run stops the server, removes the worktree and leaves no folder."""
     before = worktrees()
 
     def interrupted(self: Any, side: str, job: Job) -> Any:
@@ -127,6 +127,7 @@ def test_interrupt_mid_run_removes_worktree(
     with pytest.raises(KeyboardInterrupt):
         ab.run_ab(config)
     assert worktrees() == before
+    assert list(tmp_path.iterdir()) == []  # no empty ab- folder: it is made only with results
 
 
 def test_timed_out_worker_is_killed_with_its_children(tmp_path: Path) -> None:

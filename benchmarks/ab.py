@@ -117,6 +117,7 @@ class Timer:
         self.base_url = base_url
         self.profile = profile
         self.call_s: dict[str, float] = {}
+        self.seconds: dict[str, float] = {}  # wall time spent per scenario (where an A/B goes)
 
     def task(self, side_name: str, job: Job) -> WorkerTask:
         """The worker task of ``job`` on ``side_name``: that side's tree, module and catalog."""
@@ -139,9 +140,14 @@ class Timer:
 
     def __call__(self, side_name: str, job: Job) -> Any:
         """One run: ``processes`` worker processes' values as one pyperf Benchmark."""
-        if job.key not in self.call_s:
-            self.call_s[job.key] = measure_call_s(self.task("head", job), self.profile)
-        return time_in_workers(self.task(side_name, job), self.profile, self.call_s[job.key])
+        started = time.perf_counter()
+        try:
+            if job.key not in self.call_s:
+                self.call_s[job.key] = measure_call_s(self.task("head", job), self.profile)
+            return time_in_workers(self.task(side_name, job), self.profile, self.call_s[job.key])
+        finally:
+            spent = time.perf_counter() - started
+            self.seconds[job.scenario] = self.seconds.get(job.scenario, 0.0) + spent
 
 
 def samples(pooled: dict[str, Any], jobs: Sequence[Job]) -> dict[str, Sample]:
@@ -332,6 +338,7 @@ def run_ab(
             "profile": config.profile.name,
             "reran": reran,
             "wall_s": round(wall, 1),
+            "seconds_by_scenario": {k: round(v, 1) for k, v in timer.seconds.items()},
             "environments": {name: sides[name].env.facts for name in SIDES},
         },
     )

@@ -161,8 +161,11 @@ def run(args: argparse.Namespace) -> int:
         err.print(f"[red]ab failed:[/] {exc}", highlight=False)
         return 1
     print_comparison(comparison, console(stderr=False))
+    spent = sorted(comparison.meta["seconds_by_scenario"].items(), key=lambda kv: -kv[1])
+    where = ", ".join(f"{name} {seconds:.0f} s" for name, seconds in spent[:4])
     err.print(
-        f"ab took {comparison.meta['wall_s']:.0f} s; wrote {paths['json']} and {paths['html']}",
+        f"ab took {comparison.meta['wall_s']:.0f} s ({where}); "
+        f"wrote {paths['json']} and {paths['html']}",
         highlight=False,
         soft_wrap=True,
     )

@@ -30,19 +30,25 @@ async def probe_variant(
     server: StatsSource,
     *,
     session: ProbeSession | None = None,
+    warm: bool = True,
 ) -> tuple[dict[str, Any], Any]:
     """Run ``variant`` once warm and once under probes; return (probe record, its result).
 
     Pass ``session`` to keep the ProbeSession (``trace`` turns it into a Chrome trace).
+    ``warm=False`` skips the warm call, for calls whose floor is seconds long: their warm-up
+    (connects, pool start) is a small share of the call, and a warm call would double the probe;
+    the record then has no ``warm_wall_s``.
     """
     probes = session if session is not None else ProbeSession()
     costs = await calibrate()
     async with open_context(
         base_url, latency, workload, trace_configs=[probes.requests.config]
     ) as ctx:
-        start = time.perf_counter()
-        await variant.run(ctx)
-        warm_wall = time.perf_counter() - start
+        warm_wall = None
+        if warm:
+            start = time.perf_counter()
+            await variant.run(ctx)
+            warm_wall = time.perf_counter() - start
         ctx.observations.clear()
         server.reset_stats()
         async with probes:
@@ -54,7 +60,6 @@ async def probe_variant(
         stats = server.stats()
         probe = {
             "wall_s": wall,
-            "warm_wall_s": warm_wall,
             "loop_lag": probes.lag.summary(),
             "server": {
                 "max_in_flight": stats["max_in_flight"],
@@ -68,4 +73,6 @@ async def probe_variant(
             "overhead": estimate(probes, wall, costs),
             "observations": dict(ctx.observations),
         }
+        if warm_wall is not None:
+            probe["warm_wall_s"] = warm_wall
         return probe, result

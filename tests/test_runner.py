@@ -2,16 +2,25 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import subprocess
 import sys
 from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
 
 import jsonschema
 import pytest
 
+from asyncio_perf_lab import scenarios
+from asyncio_perf_lab.benchmarks.probe_run import probe_variant
 from asyncio_perf_lab.benchmarks.profiles import PROFILES
+from asyncio_perf_lab.benchmarks.runner import EXTRA_CALIBRATIONS, calibrated_after
+from asyncio_perf_lab.mockserver import MockServer
 from asyncio_perf_lab.reports.results_file import load_results, schema
+from asyncio_perf_lab.scenarios import Machine
+from asyncio_perf_lab.scenarios.calibration import Site
 from tests.lab_cli import run_lab as lab
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -195,3 +204,68 @@ def test_slow_variants_get_fewer_values_never_below_the_minimum(name: str) -> No
     assert profile.values_for(1e3) == profile.min_values
     sizes = [profile.values_for(c) for c in (0.01, 0.1, 0.5, 1.0, 3.0, 10.0)]
     assert sizes == sorted(sizes, reverse=True)
+
+
+def fake_scenario(readings: list[float]) -> Any:
+    """A scenario with one variant whose ideal is its one calibrated cost; each calibration
+    reads the next of ``readings`` (and counts itself)."""
+    left = iter(readings)
+
+    def measure_machine(workload: Any, site: Any) -> dict[str, float]:
+        scenario.calibrations += 1
+        return {"job": next(left)}
+
+    scenario = SimpleNamespace(
+        variants={"v": SimpleNamespace(ideal=lambda w, latency_s, machine: machine.cpu_s["job"])},
+        measure_machine=measure_machine,
+        calibrations=0,
+    )
+    return scenario
+
+
+@pytest.mark.parametrize(
+    ("fastest", "readings", "calibrations", "cost"),
+    [
+        (0.3, [0.25, 0.1, 0.1], 1, 0.2),  # ideal below its fastest value: one reading after
+        (0.1, [0.2, 0.15, 0.09, 0.01], 3, 0.09),  # above: read again until it is not
+        (0.1, [0.2, 0.2, 0.2, 0.2], 1 + EXTRA_CALIBRATIONS, 0.2),  # at most this many; flagged
+    ],
+)
+def test_calibration_is_repeated_only_while_an_ideal_is_above_its_fastest_value(
+    fastest: float, readings: list[float], calibrations: int, cost: float
+) -> None:
+    """After a scenario's timings the costs are read again, and again only while an ideal is
+    above its fastest value; each cost is the lowest reading."""
+    scenario = fake_scenario(readings)
+    entry = {"variants": [{"name": "v", "values": [fastest, fastest * 2]}]}
+    machine = calibrated_after(scenario, None, Site(), Machine(cpu_s={"job": 0.2}), 0.0, entry)
+    assert scenario.calibrations == calibrations
+    assert machine.cpu_s == {"job": cost}
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize("warm", [True, False])
+async def test_a_probe_without_its_warm_call_calls_the_variant_once(
+    server: MockServer, warm: bool
+) -> None:
+    """warm=False (for a variant whose ideal is seconds long) calls the variant once and records
+    no warm_wall_s; by default it is called twice, warm then probed."""
+    gather = scenarios.load("sequential_vs_gather").variants["gather"]
+    calls = []
+
+    async def counted(ctx: Any) -> Any:
+        calls.append(ctx)
+        return await gather.run(ctx)
+
+    probe, result = await probe_variant(
+        dataclasses.replace(gather, run=counted),
+        server.url,
+        "5ms",
+        scenarios.load("sequential_vs_gather").workload,
+        server,
+        warm=warm,
+    )
+    assert len(calls) == (2 if warm else 1)
+    assert ("warm_wall_s" in probe) is warm
+    assert result["user"]
+    assert len(probe["requests"]) == 3  # the probed call's requests, either way

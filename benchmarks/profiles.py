@@ -84,8 +84,17 @@ PROFILES: dict[str, Profile] = {
         variant_budget_s=1.0,
         min_values=1,  # quick is for budgets (scale-free); a 3 s variant gets one value
     ),
+    # default: the report's run. Two processes, so every variant has values from two fresh
+    # interpreters; 2 s a variant (at least one value a process): a 3 s server_load call gets
+    # one value in each, where four would add 40 s to the run and nothing to its lesson.
     "default": Profile(
-        "default", processes=2, values=4, warmups=1, min_time=0.1, variant_budget_s=4.0
+        "default",
+        processes=2,
+        values=4,
+        warmups=1,
+        min_time=0.1,
+        variant_budget_s=2.0,
+        min_values=1,
     ),
     "rigorous": Profile(
         "rigorous",

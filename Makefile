@@ -1,7 +1,7 @@
 # asyncio-perf-lab: the front door. Every target bootstraps .venv from nothing but python3 >= 3.11,
 # with the checkout installed editable (edits take effect at once) and the `asyncio-lab` command.
 .DEFAULT_GOAL := help
-.PHONY: help bench bench-quick bench-server bench-overhead bench-gate bench-matrix trend report compare ab trace serve test lint format readme-chart clean
+.PHONY: help bench bench-quick bench-server bench-overhead bench-gate bench-matrix trend report compare ab trace serve test test-all lint format readme-chart clean
 
 PYTHON ?= python3
 VENV   := .venv
@@ -57,8 +57,11 @@ trace: $(STAMP) ## Chrome trace of one variant: make trace WHAT=sequential_vs_ga
 serve: $(STAMP) ## run the mock API in the foreground (Ctrl-C stops it)
 	$(LAB) serve --port $(or $(PORT),8080) $(ARGS)
 
-test: $(STAMP) ## unit, integration and browser tests
+test: $(STAMP) ## unit, integration and browser tests, without the slow set (ARGS="-m slow": only it)
 	$(PY) -m pytest $(ARGS)
+
+test-all: $(STAMP) ## every test, the slow set too (deeper and statistical checks, about 10 min)
+	$(PY) -m pytest -m "slow or not slow" $(ARGS)
 
 lint: $(STAMP) ## ruff check and format check
 	$(PY) -m ruff check .

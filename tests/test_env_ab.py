@@ -169,7 +169,6 @@ def test_lab_venv_against_itself_does_not_fail(tmp_path: Path) -> None:
     assert data["meta"]["base_rev"] == data["meta"]["head_rev"] == "working tree"
 
 
-@pytest.mark.slow
 def test_environment_with_slower_requests_is_a_regression(
     slow_python: Path, tmp_path: Path
 ) -> None:

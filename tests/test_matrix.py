@@ -301,7 +301,8 @@ def test_matrix_judges_each_cell_against_the_reference(
         "sequential_vs_gather:gather",
         "sequential_vs_gather:task_group",
     }
-    assert all(v["units"] == [6, 6] for v in comparison["variants"])  # 3 ABBA rounds a side
+    # Whole ABBA rounds, as many a side: 3, or 2 once no third could change a pass (ab's stop).
+    assert all(v["units"] in ([4, 4], [6, 6]) for v in comparison["variants"]), comparison
     html = render_matrix(*load_matrix(page.with_name("matrix.json")))  # another test rewrites it
     assert f"Against the reference cell ({CURRENT}-asyncio)" in html
     assert f"{CURRENT}-uvloop: {comparison['summary']}".replace(">", "&gt;") in html

@@ -93,7 +93,7 @@ def test_retry_ideal_adds_timeout_backoffs_and_one_latency_per_retry(clock_step:
     w = SCENARIO.workload
     machine = scenarios.Machine(cpu_s={"clock_step": clock_step})
     ideal = SCENARIO.variants["timeout_retry"].ideal(w, 0.02, machine)
-    assert ideal == pytest.approx(0.2 + (0.025 + 0.05 + 0.1) + 3 * 0.02 - 4 * clock_step)
+    assert ideal == pytest.approx(0.1 + (0.01 + 0.02 + 0.04) + 3 * 0.02 - 4 * clock_step)
 
 
 @pytest.mark.skipif(importlib.util.find_spec("uvloop") is None, reason="uvloop not installed")

@@ -47,7 +47,7 @@ def test_one_fresh_trial_per_case_decides_like_ab(tmp_path: Path) -> None:
     assert aa.trials == slow.trials == 1
     assert aa.regressions == 0, lines
     assert aa.extra_blocks == 0
-    assert aa.processes >= 12  # 3 ABBA rounds: 6 fresh worker processes a side
+    assert aa.processes in (8, 12)  # 2 or 3 ABBA rounds (ab stops a settled pass after 2)
     assert slow.regressions == 1, lines
     assert slow.extra_blocks > 0
     assert 1.1 < slow.ratios[0] < 1.35, lines

@@ -47,15 +47,16 @@ def one_error_line(err: str) -> str:
 def test_a_run_that_cannot_fit_its_limit_is_refused_with_the_arithmetic(
     tag: str, tmp_path: Path
 ) -> None:
-    """60 s x 3 sequential calls, 6 values: ~18 min against 15; refused before any server starts."""
+    """60 s x 3 sequential calls, 4 calls: ~12 min against a 10 min limit; refused before any
+    server starts."""
     out = tmp_path / "out"
-    args = ["run", "sequential_vs_gather:sequential", "--latency", "60s", "--out", str(out)]
-    code, stdout, err = run_lab(tag, *args)
+    args = ["run", "sequential_vs_gather:sequential", "--latency", "60s", "--phase-limit", "600"]
+    code, stdout, err = run_lab(tag, *args, "--out", str(out))
 
     assert code == 2
     assert one_error_line(err) == (
-        "error: sequential_vs_gather:sequential: its timing needs ~18 min (3 min a call at its "
-        "ideal x 6 calls (2 processes x (1 warmup + 2 values) x 1 loop)); the limit is 15 min "
+        "error: sequential_vs_gather:sequential: its timing needs ~12 min (3 min a call at its "
+        "ideal x 4 calls (2 processes x (1 warmup + 1 values) x 1 loop)); the limit is 10 min "
         "(--phase-limit); use a lower --latency or a smaller --profile"
     )
     assert stdout == ""

@@ -204,6 +204,9 @@ class Lab:
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
+            # Ctrl-C as in a terminal: a shell's background job (`make test &`, nohup) starts
+            # with SIGINT ignored, which every child would inherit and Python would keep
+            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
         )
 
     def signal(self, sig: signal.Signals) -> None:

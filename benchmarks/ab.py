@@ -8,64 +8,54 @@ in *that side's own environment* (``benchmarks.side_envs``: interpreter or cache
 requirement set, event loop), so each side's code, Python and packages are what get timed; a
 side without a revision is the working tree (both: an environment-only A/B of the same code).
 Each side's values are pooled and judged by ``reports.gate`` (one median per worker process,
-each variant's own A/A floor); variants flagged regression or inconclusive are re-run once with
-twice the rounds and the re-run decides. A variant the base revision lacks is "new".
+each variant's own A/A floor); a regression, or an inconclusive that fresh runs can change (too
+few runs, a disturbed side), is re-run once with twice the rounds and the re-run decides. A
+variant the base revision lacks is "new". Ctrl-C, SIGTERM or a failed worker stop the A/B with
+what was measured judged and written, marked incomplete (``ABStopped``).
 This module only orchestrates: the rules and the page are in ``reports/``.
 """
 
 from __future__ import annotations
 
 import contextlib
-import signal
 import time
-from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+from asyncio_perf_lab.benchmarks.ab_rounds import (
+    DEFAULT_ROUNDS,
+    ABConfig,
+    Measured,
+    ab_compare,
+)
 from asyncio_perf_lab.benchmarks.environment import REPO_ROOT
-from asyncio_perf_lab.benchmarks.profiles import PROFILES, Profile
+from asyncio_perf_lab.benchmarks.profiles import Profile
 from asyncio_perf_lab.benchmarks.run_dirs import check_out_dir, create_run_dir
-from asyncio_perf_lab.benchmarks.scheduling import SIDES, Job, RunFn, Steps, abba, run_schedule
+from asyncio_perf_lab.benchmarks.scheduling import SIDES, Job, Steps
 from asyncio_perf_lab.benchmarks.side_envs import EnvRequest
 from asyncio_perf_lab.benchmarks.sides import Side, open_sides, side_env
-from asyncio_perf_lab.benchmarks.workers import WorkerTask, measure_call_s, time_in_workers
-from asyncio_perf_lab.reports.errors import UsageError
-from asyncio_perf_lab.reports.gate import (
-    Comparison,
-    GateSettings,
-    Sample,
-    VariantComparison,
-    confirm,
-    judge,
+from asyncio_perf_lab.benchmarks.sizing import call_s_here
+from asyncio_perf_lab.benchmarks.stopping import exit_code, how_stopped, sigterm_stops_the_run
+from asyncio_perf_lab.benchmarks.workers import (
+    RunError,
+    WorkerTask,
+    measure_call_s,
+    time_in_workers,
 )
-from asyncio_perf_lab.reports.sequential import settled_pass
+from asyncio_perf_lab.reports.errors import UsageError
+from asyncio_perf_lab.reports.gate import Comparison, VariantComparison
 
-__all__ = ["DEFAULT_ROUNDS", "ABConfig", "Timer", "ab_compare", "plan", "run_ab"]
-
-# The gate ranks one median per worker process; 5 a side is the fewest that can reach p < 0.01.
-# Quick profile: 3 rounds x 2 runs = 6 processes (6 x 3 values) a side.
-DEFAULT_ROUNDS = 3
-
-
-@dataclass
-class ABConfig:
-    """Everything an A/B needs, already validated by the CLI."""
-
-    base: str | None = None  # None: the working tree (an environment-only A/B)
-    head: str | None = None  # None: the working tree, uncommitted changes included
-    targets: Sequence[str] = ()
-    profile: Profile = PROFILES["quick"]
-    rounds: int = DEFAULT_ROUNDS
-    rerun: bool = True
-    early_stop: bool = True  # stop a variant's rounds once no result could turn its verdict
-    settings: GateSettings = field(default_factory=GateSettings)
-    loop: str = "asyncio"
-    out_dir: Path = field(default_factory=lambda: Path("results"))
-    repo: Path = REPO_ROOT  # the git checkout whose revisions are compared
-    scenarios: Path | None = None  # a user's scenario folder (inside repo: each side's own)
-    routes: Path | None = None  # a user's routes file for the one mock server
-    envs: dict[str, EnvRequest] = field(default_factory=dict)  # per side; default: as `loop`
+__all__ = [
+    "DEFAULT_ROUNDS",
+    "ABConfig",
+    "ABStopped",
+    "Measured",
+    "Timer",
+    "ab_compare",
+    "plan",
+    "run_ab",
+]
 
 
 def plan(
@@ -107,17 +97,37 @@ def plan(
 class Timer:
     """Times one variant of one side in fresh pyperf worker processes of that side's tree.
 
-    The time of one call is measured once per variant, on head, by pyperf's loop calibration;
-    from it the profile sizes loops and values (``Profile.worker_args``, as ``run`` does), the
+    The time of one call is measured once per variant, on head: in this process when head is
+    the code it imports (``benchmarks.sizing``), else by pyperf's loop calibration in a worker.
+    From it the profile sizes loops and values (``Profile.worker_args``, as ``run`` does), the
     same for every run of both sides.
     """
 
-    def __init__(self, sides: dict[str, Side], base_url: str, profile: Profile):
+    def __init__(self, sides: dict[str, Side], base_url: str, profile: Profile, here: bool = False):
         self.sides = sides
         self.base_url = base_url
         self.profile = profile
+        self.here = here  # head's tree is the code this process imports: size in-process
         self.call_s: dict[str, float] = {}
         self.seconds: dict[str, float] = {}  # wall time spent per scenario (where an A/B goes)
+
+    def size(self, job: Job) -> float:
+        """Seconds one call of ``job`` takes on head: here if this code runs it, else a worker."""
+        task = self.task("head", job)
+        if self.here:
+            try:
+                return call_s_here(
+                    job.scenario,
+                    job.variant,
+                    self.base_url,
+                    task.latency,
+                    dict(task.workload),
+                    self.sides["head"].env.loop,
+                    self.sides["head"].scenarios,
+                )
+            except Exception:
+                pass
+        return measure_call_s(task, self.profile)
 
     def task(self, side_name: str, job: Job) -> WorkerTask:
         """The worker task of ``job`` on ``side_name``: that side's tree, module and catalog."""
@@ -143,85 +153,11 @@ class Timer:
         started = time.perf_counter()
         try:
             if job.key not in self.call_s:
-                self.call_s[job.key] = measure_call_s(self.task("head", job), self.profile)
+                self.call_s[job.key] = self.size(job)
             return time_in_workers(self.task(side_name, job), self.profile, self.call_s[job.key])
         finally:
             spent = time.perf_counter() - started
             self.seconds[job.scenario] = self.seconds.get(job.scenario, 0.0) + spent
-
-
-def samples(pooled: dict[str, Any], jobs: Sequence[Job]) -> dict[str, Sample]:
-    """The pooled values of each job that ran on this side, grouped by worker process."""
-    return {
-        job.key: Sample.of_runs([run.values for run in pooled[job.key].get_runs()], job.label)
-        for job in jobs
-        if job.key in pooled
-    }
-
-
-def judge_all(
-    pooled: dict[str, dict[str, Any]], jobs: Sequence[Job], settings: GateSettings
-) -> list[VariantComparison]:
-    """Judge every job from the pooled values of both sides."""
-    base, head = samples(pooled["base"], jobs), samples(pooled["head"], jobs)
-    return [judge(job.key, base.get(job.key), head.get(job.key), settings) for job in jobs]
-
-
-def run_rounds(
-    jobs: Sequence[Job], rounds: int, run_one: RunFn, config: ABConfig, steps: Steps | None
-) -> tuple[dict[str, dict[str, Any]], dict[str, VariantComparison]]:
-    """Up to ``rounds`` ABBA/BAAB rounds; a variant whose verdict is settled stops early.
-
-    Returns each side's pooled runs and the variants that stopped, with their "pass"
-    (``reports.sequential``: a stop only ever passes, never flags).
-    """
-    pooled: dict[str, dict[str, Any]] = {side: {} for side in SIDES}
-    settled: dict[str, VariantComparison] = {}
-    active = list(jobs)
-    for r in range(rounds):
-        fresh = run_schedule(abba(active, 1, first_round=r), run_one, steps)
-        for side in SIDES:
-            for key, bench in fresh[side].items():
-                if key in pooled[side]:
-                    pooled[side][key].add_runs(bench)
-                else:
-                    pooled[side][key] = bench
-        runs_left = 2 * (rounds - r - 1) * config.profile.processes  # a side, per variant
-        if config.early_stop and runs_left:
-            base, head = samples(pooled["base"], active), samples(pooled["head"], active)
-            for job in active:
-                item = settled_pass(
-                    job.key, base.get(job.key), head.get(job.key), runs_left, config.settings
-                )
-                if item is not None:
-                    settled[job.key] = item
-            active = [job for job in active if job.key not in settled]
-        if not active:
-            break
-    return pooled, settled
-
-
-def ab_compare(
-    jobs: Sequence[Job],
-    run_one: RunFn,
-    config: ABConfig,
-    steps: Steps | None = None,
-) -> tuple[list[VariantComparison], dict[str, dict[str, Any]]]:
-    """Time, judge, re-run the flagged with twice the rounds, and judge those again."""
-    pooled, settled = run_rounds(jobs, config.rounds, run_one, config, steps)
-    items = [settled.get(item.key, item) for item in judge_all(pooled, jobs, config.settings)]
-    flagged = [job for job, item in zip(jobs, items, strict=True) if item.flagged]
-    if config.rerun and flagged:
-        fresh, settled = run_rounds(flagged, 2 * config.rounds, run_one, config, steps)
-        again = {
-            item.key: settled.get(item.key, item)
-            for item in judge_all(fresh, flagged, config.settings)
-        }
-        items = [confirm(item, again[item.key]) if item.key in again else item for item in items]
-        for side in SIDES:
-            for key, bench in fresh[side].items():
-                pooled[side][key].add_runs(bench)
-    return items, pooled
 
 
 def write_outputs(
@@ -245,18 +181,18 @@ def write_outputs(
     return paths
 
 
-@contextlib.contextmanager
-def sigterm_as_interrupt() -> Iterator[None]:
-    """Turn SIGTERM (CI cancelling the job) into KeyboardInterrupt, so clean-ups run."""
+class ABStopped(Exception):
+    """The A/B stopped before its end; the message is one line.
 
-    def handler(signum: int, frame: Any) -> None:
-        raise KeyboardInterrupt
+    ``paths``: what was written of the variants measured before (None: nothing was, and no
+    folder is left). ``exit_code``: 1 when a worker or the server failed, 130 Ctrl-C, 143 SIGTERM.
+    """
 
-    previous = signal.signal(signal.SIGTERM, handler)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGTERM, previous)
+    def __init__(self, reason: str, paths: dict[str, Path] | None, exit_code: int) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.paths = paths
+        self.exit_code = exit_code
 
 
 def side_name(side: Side, other: Side) -> str:
@@ -276,12 +212,15 @@ def run_ab(
 
     ``progress`` makes a Rich Progress (a context manager), shown only once the input is known
     to be good, so a bad revision, interpreter or target stays one line; ``say`` reports slow
-    preparation (a virtualenv being built).
+    preparation (a virtualenv being built). ABStopped when a stop or failure cut it short, after
+    writing what was judged so far, marked incomplete.
     """
     started = time.perf_counter()
     envs = {name: config.envs.get(name, EnvRequest(loop=config.loop)) for name in SIDES}
+    measured = Measured()
+    stopped: tuple[str, int] | None = None
     with (
-        sigterm_as_interrupt(),
+        sigterm_stops_the_run(),
         open_sides(config.base, config.head, config.repo, config.scenarios, envs, say) as sides,
     ):
         head = sides["head"].catalog
@@ -296,15 +235,75 @@ def run_ab(
 
         raise_open_files_limit()
         shown = progress() if progress is not None else contextlib.nullcontext()
+        here = sides["head"].tree.resolve() == REPO_ROOT.resolve()
         with MockServer(latency="0ms", routes=config.routes) as server, shown as bar:
-            timer = Timer(sides, server.url, config.profile)
-            items, pooled = ab_compare(jobs, timer, config, Steps(bar))
-    wall = time.perf_counter() - started
+            timer = Timer(sides, server.url, config.profile, here=here)
+            try:
+                items, pooled = ab_compare(jobs, timer, config, Steps(bar), measured)
+            except RunError as exc:  # a dead or silent server is the cause, whatever it says
+                stopped = (server.failure() or str(exc), 1)
+            except KeyboardInterrupt as exc:
+                why = f"interrupted by {how_stopped(exc)}" + (
+                    f" while {measured.current} ran" if measured.current else ""
+                )
+                stopped = (why, exit_code(exc))
+    if stopped is not None:
+        items, pooled = measured.verdicts(jobs, config.settings), measured.pooled
+    comparison = Comparison(
+        items=items + removed,
+        settings=config.settings,
+        base_name=side_name(sides["base"], sides["head"]),
+        head_name=side_name(sides["head"], sides["base"]),
+        mode="ab",
+        notes=ab_notes(config, sides, jobs, items, stopped),
+        meta={
+            "base_rev": config.base or "working tree",
+            "base_sha": sides["base"].sha,
+            "head_rev": config.head or "working tree",
+            "head_sha": sides["head"].sha,
+            "rounds": config.rounds,
+            "profile": config.profile.name,
+            "reran": [item.key for item in items if item.first_outcome is not None],
+            "wall_s": round(time.perf_counter() - started, 1),
+            "seconds_by_scenario": {k: round(v, 1) for k, v in timer.seconds.items()},
+            "environments": {name: sides[name].env.facts for name in SIDES},
+            "incomplete": (
+                {
+                    "reason": stopped[0],
+                    "missing": [job.key for job in jobs if job.key not in {i.key for i in items}],
+                }
+                if stopped is not None
+                else None
+            ),
+        },
+    )
+    if stopped is not None and not items:
+        raise ABStopped(stopped[0], None, stopped[1])
+    run_dir = create_run_dir(config.out_dir, "ab-", config.profile.name)
+    paths = write_outputs(run_dir, comparison, pooled)
+    if stopped is not None:
+        raise ABStopped(stopped[0], paths, stopped[1])
+    return comparison, paths
+
+
+def ab_notes(
+    config: ABConfig,
+    sides: dict[str, Side],
+    jobs: Sequence[Job],
+    items: Sequence[VariantComparison],
+    stopped: tuple[str, int] | None,
+) -> list[str]:
+    """What the page says about how the A/B ran: its method, early stops, re-runs, a stop."""
     notes = [
         f"interleaved ABBA in one job: {config.rounds} rounds, profile {config.profile.name}, "
         "each run a fresh pyperf worker of its side's own tree and environment, one shared "
         "mock server; the test ranks one median per worker process",
     ]
+    if stopped is not None:
+        notes.append(
+            f"INCOMPLETE: {stopped[0]}; {len(items)} of {len(jobs)} variants judged on what was "
+            "timed before the stop"
+        )
     for scenario in dict.fromkeys(job.scenario for job in jobs):
         base_entry = sides["base"].catalog.get(scenario)
         head_entry = sides["head"].catalog[scenario]
@@ -314,33 +313,11 @@ def run_ab(
             notes.append(
                 f"{scenario}: latency changed {base_entry['latency']} -> {head_entry['latency']}"
             )
-    reran = [item.key for item in items if item.first_outcome is not None]
-    if stopped := [item.key for item in items if "settled after" in item.reason]:
+    if stopped_early := [item.key for item in items if "settled after" in item.reason]:
         notes.append(
-            f"{len(stopped)} of {len(jobs)} variants stopped early, their verdict settled "
+            f"{len(stopped_early)} of {len(jobs)} variants stopped early, their verdict settled "
             "(no result of the rounds left could have reached alpha; --all-rounds runs them)"
         )
-    if reran:
+    if reran := [item.key for item in items if item.first_outcome is not None]:
         notes.append(f"re-run with {2 * config.rounds} rounds: {', '.join(reran)}")
-    comparison = Comparison(
-        items=items + removed,
-        settings=config.settings,
-        base_name=side_name(sides["base"], sides["head"]),
-        head_name=side_name(sides["head"], sides["base"]),
-        mode="ab",
-        notes=notes,
-        meta={
-            "base_rev": config.base or "working tree",
-            "base_sha": sides["base"].sha,
-            "head_rev": config.head or "working tree",
-            "head_sha": sides["head"].sha,
-            "rounds": config.rounds,
-            "profile": config.profile.name,
-            "reran": reran,
-            "wall_s": round(wall, 1),
-            "seconds_by_scenario": {k: round(v, 1) for k, v in timer.seconds.items()},
-            "environments": {name: sides[name].env.facts for name in SIDES},
-        },
-    )
-    run_dir = create_run_dir(config.out_dir, "ab-", config.profile.name)
-    return comparison, write_outputs(run_dir, comparison, pooled)
+    return notes

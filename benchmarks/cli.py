@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from types import ModuleType
 
 from asyncio_perf_lab.benchmarks.commands.common import Parser
+from asyncio_perf_lab.benchmarks.stopping import exit_code, how_stopped
 from asyncio_perf_lab.reports.errors import UsageError
 from asyncio_perf_lab.reports.results_file import ResultsFileError
 
@@ -61,6 +62,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     except SystemExit as exc:  # --help (0), or a usage error already printed in one line (2)
         return exc.code if isinstance(exc.code, int) else 0
-    except KeyboardInterrupt:
-        print("interrupted", file=sys.stderr)
-        return 130
+    except KeyboardInterrupt as exc:  # before a command wrote anything (it handles its own)
+        print(f"interrupted by {how_stopped(exc)}", file=sys.stderr)
+        return exit_code(exc)

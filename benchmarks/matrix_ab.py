@@ -74,10 +74,10 @@ def judge_cells(
     say: Callable[[str], None] = print,
 ) -> None:
     """A/B every other cell that ran against the reference; fill in each cell's verdict."""
-    from asyncio_perf_lab.benchmarks.ab import ABConfig, run_ab
+    from asyncio_perf_lab.benchmarks.ab import ABConfig, ABStopped, run_ab
     from asyncio_perf_lab.benchmarks.profiles import PROFILES
     from asyncio_perf_lab.benchmarks.side_envs import EnvRequest
-    from asyncio_perf_lab.benchmarks.workers import RunError
+    from asyncio_perf_lab.benchmarks.stopping import Terminated
     from asyncio_perf_lab.reports.errors import UsageError
 
     reference = choose_reference(cells, config.reference, say)
@@ -105,7 +105,13 @@ def judge_cells(
         )
         try:
             comparison, paths = run_ab(ab)
-        except (RunError, UsageError) as exc:
+        except ABStopped as stop:
+            if stop.exit_code != 1:  # Ctrl-C or SIGTERM stops the whole matrix, not one cell
+                raise (Terminated() if stop.exit_code == 143 else KeyboardInterrupt()) from None
+            cell.verdict = f"A/B against {reference.name} failed: {stop.reason}"
+            say(f"{cell.name}: {cell.verdict}")
+            continue
+        except UsageError as exc:
             cell.verdict = f"A/B against {reference.name} failed: {str(exc).splitlines()[0]}"
             say(f"{cell.name}: {cell.verdict}")
             continue

@@ -10,16 +10,14 @@ workers and server, writes what it measured marked incomplete, and raises RunSto
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import datetime as dt
 import functools
 import inspect
 import json
 import math
 import os
-import signal
 import time
-from collections.abc import Coroutine, Iterator
+from collections.abc import Coroutine
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -43,6 +41,8 @@ from asyncio_perf_lab.benchmarks.probe_run import probe_variant
 from asyncio_perf_lab.benchmarks.profiles import Profile
 from asyncio_perf_lab.benchmarks.run_dirs import create_run_dir
 from asyncio_perf_lab.benchmarks.selection import Selection
+from asyncio_perf_lab.benchmarks.sizing import LONG_CALL_S
+from asyncio_perf_lab.benchmarks.stopping import exit_code, how_stopped
 from asyncio_perf_lab.benchmarks.workers import RunError, WorkerTask, time_in_workers
 from asyncio_perf_lab.mockserver import MockServer, parse_latency, raise_open_files_limit
 from asyncio_perf_lab.reports.errors import UsageError
@@ -102,9 +102,6 @@ def lower_costs(first: dict[str, float], second: dict[str, float]) -> dict[str, 
     return {key: min(first[key], second.get(key, first[key])) for key in first}
 
 
-# A probe skips its warm call for a variant whose ideal is this long or longer (seconds): the
-# warm-up is a small share of such a call, and a second call would double its probe.
-LONG_CALL_S = 1.0
 # Calibrations after a scenario's last timing while an ideal stays above its fastest value.
 EXTRA_CALIBRATIONS = 2
 
@@ -180,25 +177,6 @@ class RunStopped(Exception):
         self.path = path
         self.exit_code = exit_code
         self.missing = missing
-
-
-class Terminated(KeyboardInterrupt):
-    """SIGTERM (a CI cancel, ``timeout``, ``kill PID``): it stops a run the way Ctrl-C does."""
-
-
-@contextlib.contextmanager
-def sigterm_stops_the_run() -> Iterator[None]:
-    """While a run lasts, SIGTERM raises Terminated, so workers and server are stopped as on
-    Ctrl-C and what was measured is written, instead of the process vanishing mid-write."""
-
-    def terminate(signum: int, frame: Any) -> None:
-        raise Terminated()
-
-    previous = signal.signal(signal.SIGTERM, terminate)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGTERM, previous)
 
 
 def one_line(exc: BaseException) -> str:
@@ -360,9 +338,7 @@ def run(config: RunConfig, progress: Progress | None = None) -> Path:
             failure = server.failure()
             stopped = (f"{failure}{measured.during()}" if failure else str(exc), 1)
         except KeyboardInterrupt as exc:
-            terminated = isinstance(exc, Terminated)
-            how = "SIGTERM" if terminated else "Ctrl-C (SIGINT)"
-            stopped = (f"interrupted by {how}{measured.during()}", 143 if terminated else 130)
+            stopped = (f"interrupted by {how_stopped(exc)}{measured.during()}", exit_code(exc))
     done = measured.keys()
     missing = [key for key in selected if key not in done]
     if stopped is not None and not measured.entries:

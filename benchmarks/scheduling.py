@@ -63,10 +63,17 @@ class Steps:
 
 
 def run_schedule(
-    schedule: Sequence[tuple[str, Job]], run_one: RunFn, steps: Steps | None = None
+    schedule: Sequence[tuple[str, Job]],
+    run_one: RunFn,
+    steps: Steps | None = None,
+    into: dict[str, dict[str, Any]] | None = None,
 ) -> dict[str, dict[str, Any]]:
-    """Run the schedule; return each side's pooled pyperf Benchmark per variant key."""
-    pooled: dict[str, dict[str, Any]] = {side: {} for side in SIDES}
+    """Run the schedule; return each side's pooled pyperf Benchmark per variant key.
+
+    ``into``: pool into these (the caller keeps each run as it lands, even if a later one stops
+    the schedule).
+    """
+    pooled: dict[str, dict[str, Any]] = into if into is not None else {side: {} for side in SIDES}
     if steps is not None:
         steps.more(len(schedule))
     for side, job in schedule:

@@ -77,6 +77,8 @@ __all__ = [
 ]
 
 Outcome = Literal["pass", "regression", "improvement", "inconclusive", "new", "removed"]
+# Why a verdict is inconclusive: too few runs, a disturbed side, or the variant's own spread.
+Cause = Literal["few_runs", "disturbed", "too_noisy"]
 OUTCOMES: tuple[Outcome, ...] = (
     "regression",
     "inconclusive",
@@ -149,6 +151,7 @@ class VariantComparison:
     aa_spread: float | None = None  # the larger side's A/A change in this job (None: unknown)
     units: tuple[int, int] | None = None  # independent values ranked: (base, head)
     grouped: bool = False  # units are per-process medians (else each value counts)
+    cause: Cause | None = None  # set on an inconclusive verdict: what blocked it
 
     @property
     def sides(self) -> tuple[Sequence[float], Sequence[float]]:
@@ -157,8 +160,11 @@ class VariantComparison:
 
     @property
     def flagged(self) -> bool:
-        """Worth a re-run with more rounds before it counts (regression or inconclusive)."""
-        return self.outcome in ("regression", "inconclusive")
+        """Worth a re-run with more rounds before it counts: a regression, or an inconclusive
+        that fresh runs can change (too few runs, a disturbed side). Spread that is the
+        variant's own (CPU-bound on a shared box) is the same in a re-run: the robust CV of more
+        values from the same kind of processes does not shrink, so "too noisy" stands."""
+        return self.outcome == "regression" or self.cause in ("few_runs", "disturbed")
 
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON form (the comparison file and the HTML page read this)."""
@@ -175,6 +181,7 @@ class VariantComparison:
             "p_faster": self.p_faster,
             "method": self.method,
             "first_outcome": self.first_outcome,
+            "cause": self.cause,
             "floor": self.floor,
             "aa_spread": self.aa_spread,
             "units": list(self.units) if self.units else None,
@@ -266,7 +273,9 @@ def judge(
             f"p<{settings.alpha:g} one-sided (smallest possible p={floor_p:.3g}); "
             f"needs {runs_needed(settings.alpha)} a side"
         )
-        return VariantComparison(key, label, "inconclusive", reason, b, h, ratio, **shape)
+        return VariantComparison(
+            key, label, "inconclusive", reason, b, h, ratio, cause="few_runs", **shape
+        )
     disturbed = both_sides(outlier_problems, b, h, settings)
     spread_issues = both_sides(spread_problems, b, h, settings)
     slower = mann_whitney_u(hu, bu, "greater")
@@ -276,7 +285,9 @@ def judge(
     own = f"{floor:.1%} floor" + (f" (A/A {spread:.1%})" if spread is not None else "")
     if disturbed:
         reason = f"disturbed run ({'; '.join(disturbed)}); change {change}"
-        return VariantComparison(key, label, "inconclusive", reason, b, h, **figures, **shape)
+        return VariantComparison(
+            key, label, "inconclusive", reason, b, h, **figures, **shape, cause="disturbed"
+        )
     if slower.p < settings.alpha and ratio >= 1 + floor:
         reason = f"slower by {change} (p={slower.p:.2g} < {settings.alpha:g}; {own})"
         return VariantComparison(key, label, "regression", reason, b, h, **figures, **shape)
@@ -288,7 +299,9 @@ def judge(
             f"too noisy to rule out a {floor:.0%} slowdown ({'; '.join(spread_issues)}); "
             f"change {change}"
         )
-        return VariantComparison(key, label, "inconclusive", reason, b, h, **figures, **shape)
+        return VariantComparison(
+            key, label, "inconclusive", reason, b, h, **figures, **shape, cause="too_noisy"
+        )
     p = min(slower.p, faster.p)
     if p < settings.alpha:
         reason = f"change {change} is significant but within the {own}"

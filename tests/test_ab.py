@@ -10,6 +10,7 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
+import pyperf
 import pytest
 
 from asyncio_perf_lab.benchmarks import ab
@@ -17,6 +18,7 @@ from asyncio_perf_lab.benchmarks.ab import ABConfig, ab_compare, plan
 from asyncio_perf_lab.benchmarks.processes import run_process_group
 from asyncio_perf_lab.benchmarks.scheduling import Job, abba
 from asyncio_perf_lab.benchmarks.sides import resolve_revision, worktree
+from asyncio_perf_lab.benchmarks.stopping import Terminated
 from asyncio_perf_lab.reports.errors import UsageError
 from asyncio_perf_lab.reports.gate import GateSettings
 from tests.lab_cli import run_lab
@@ -124,10 +126,58 @@ def test_interrupt_mid_run_removes_worktree(
 
     monkeypatch.setattr(ab.Timer, "__call__", interrupted)
     config = ABConfig(base="HEAD", targets=["sequential_vs_gather:gather"], out_dir=tmp_path)
-    with pytest.raises(KeyboardInterrupt):
+    with pytest.raises(ab.ABStopped) as stop:
         ab.run_ab(config)
+    assert stop.value.exit_code == 130
+    assert stop.value.reason == (
+        "interrupted by Ctrl-C (SIGINT) while base sequential_vs_gather:gather ran"
+    )
+    assert stop.value.paths is None
     assert worktrees() == before
     assert list(tmp_path.iterdir()) == []  # no empty ab- folder: it is made only with results
+
+
+def real_bench(name: str, values: Sequence[float]) -> pyperf.Benchmark:
+    """A pyperf Benchmark of one worker process's values, as a worker writes it."""
+    run = pyperf.Run(values, warmups=[(1, values[0])], metadata={"name": name, "loops": 1})
+    return pyperf.Benchmark([run])
+
+
+def test_sigterm_mid_run_writes_what_was_judged(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """SIGTERM after some runs: exit 143, the variants timed on both sides judged and written,
+    the rest listed as missing, and no worktree left."""
+    before = worktrees()
+    calls: list[str] = []
+
+    def runs_then_terminated(self: Any, side: str, job: Job) -> Any:
+        if len(calls) == 4 * 2 + 1:  # round 1: gather and sequential ABBA done, then 1 ordering run
+            raise Terminated
+        calls.append(job.key)
+        return real_bench(job.key, [0.05 + 1e-4 * len(calls)] * 3)
+
+    monkeypatch.setattr(ab.Timer, "__call__", runs_then_terminated)
+    config = ABConfig(
+        base="HEAD",
+        targets=["sequential_vs_gather:gather", "sequential_vs_gather:sequential", "ordering"],
+        out_dir=tmp_path,
+    )
+    with pytest.raises(ab.ABStopped) as stop:
+        ab.run_ab(config)
+    assert stop.value.exit_code == 143
+    assert "interrupted by SIGTERM while" in stop.value.reason
+    assert stop.value.paths is not None
+    written = json.loads(stop.value.paths["json"].read_text())
+    judged = {item["key"]: item["outcome"] for item in written["variants"]}
+    assert set(judged) == {"sequential_vs_gather:gather", "sequential_vs_gather:sequential"}
+    assert set(judged.values()) == {"inconclusive"}  # 2 runs a side can never reach p < 0.01
+    missing = written["meta"]["incomplete"]["missing"]
+    assert "ordering:call_soon" in missing
+    assert "sequential_vs_gather:gather" not in missing
+    assert any(note.startswith("INCOMPLETE: interrupted by SIGTERM") for note in written["notes"])
+    assert "INCOMPLETE" in stop.value.paths["html"].read_text()
+    assert worktrees() == before
 
 
 def test_timed_out_worker_is_killed_with_its_children(tmp_path: Path) -> None:
@@ -209,6 +259,28 @@ def test_only_flagged_variants_are_rerun_and_the_rerun_decides() -> None:
         * 3
     )  # 6 rounds, ABBA then BAAB
     assert len(pooled["head"]["s:flaky"].get_runs()) == 6 + 12
+
+
+def test_too_noisy_is_not_rerun_but_disturbed_is() -> None:
+    """A variant's own spread stands (no re-run: more of it would be as spread); a disturbed
+    side, which fresh runs can clear, is re-run."""
+    calls: list[tuple[str, str]] = []
+    jobs = [Job("s", "noisy", "N", True), Job("s", "hit", "H", True)]
+    first_pass = 3 * 4 * len(jobs)
+
+    def run_one(side: str, job: Job) -> FakeBench:
+        calls.append((side, job.variant))
+        if job.variant == "noisy":  # 25% robust CV on both sides, every run: its own spread
+            return FakeBench([0.08, 0.10, 0.12, 0.14])
+        spike = len(calls) <= first_pass and side == "head" and len(calls) % 2 == 0
+        return FakeBench([0.100, 0.101, 0.300 if spike else 0.099, 0.300 if spike else 0.1005])
+
+    config = ABConfig(base="HEAD", rounds=3, settings=GateSettings(), early_stop=False)
+    items, _ = ab_compare(jobs, run_one, config)
+    got = {item.key: (item.first_outcome, item.outcome, item.cause) for item in items}
+    assert got["s:noisy"] == (None, "inconclusive", "too_noisy")
+    assert got["s:hit"][0] == "inconclusive"  # first pass: disturbed, re-run on fresh runs
+    assert {variant for _, variant in calls[first_pass:]} == {"hit"}
 
 
 def test_gate_ranks_one_median_per_worker_process() -> None:

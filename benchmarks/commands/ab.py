@@ -33,8 +33,8 @@ def add_parser(sub: Any) -> None:
         "Check the base revision out in a temporary git worktree (none given: both sides run "
         "the working tree), run each side in its own interpreter, cached venv of a requirement "
         "set, and event loop, time base and head interleaved (ABBA) against one mock server, "
-        "re-run flagged variants, compare. Exit 0 pass, 1 regression, 2 bad input, "
-        "3 inconclusive.",
+        "re-run flagged variants, compare. Exit 0 pass, 1 regression or a failed run, 2 bad input, "
+        "3 inconclusive, 130 Ctrl-C, 143 SIGTERM (what was judged is kept).",
         "asyncio-lab ab --base origin/main sequential_vs_gather; "
         "asyncio-lab ab --base-python 3.11 --head-python 3.12 sequential_vs_gather",
     )
@@ -128,10 +128,9 @@ def side_requests(args: argparse.Namespace) -> dict[str, Any]:
 
 def run(args: argparse.Namespace) -> int:
     """Run the A/B, print the comparison table; the gate's exit code (0/1/2/3)."""
-    from asyncio_perf_lab.benchmarks.ab import ABConfig, run_ab
+    from asyncio_perf_lab.benchmarks.ab import ABConfig, ABStopped, run_ab
     from asyncio_perf_lab.benchmarks.commands.compare import print_comparison
     from asyncio_perf_lab.benchmarks.profiles import PROFILES
-    from asyncio_perf_lab.benchmarks.workers import RunError
     from asyncio_perf_lab.reports.gate import GateSettings
 
     envs = side_requests(args)
@@ -157,9 +156,10 @@ def run(args: argparse.Namespace) -> int:
             lambda: progress_bar(err, label_width=48),
             say=lambda line: err.print(line, highlight=False),
         )
-    except RunError as exc:
-        err.print(f"[red]ab failed:[/] {exc}", highlight=False)
-        return 1
+    except ABStopped as stop:
+        kept = f"; kept what was judged: {stop.paths['json']}" if stop.paths else ""
+        err.print(f"[red]ab stopped:[/] {stop.reason}{kept}", highlight=False, soft_wrap=True)
+        return stop.exit_code
     print_comparison(comparison, console(stderr=False))
     spent = sorted(comparison.meta["seconds_by_scenario"].items(), key=lambda kv: -kv[1])
     where = ", ".join(f"{name} {seconds:.0f} s" for name, seconds in spent[:4])

@@ -66,6 +66,7 @@ def run(args: argparse.Namespace) -> int:
     from asyncio_perf_lab.benchmarks.profiles import PROFILES
     from asyncio_perf_lab.benchmarks.run_dirs import check_out_dir, point_latest
     from asyncio_perf_lab.benchmarks.selection import select
+    from asyncio_perf_lab.benchmarks.stopping import sigterm_stops_the_run
     from asyncio_perf_lab.reports.errors import UsageError
 
     err = console()
@@ -87,7 +88,7 @@ def run(args: argparse.Namespace) -> int:
     err.print(limits.describe(), highlight=False, soft_wrap=True)
     code = 0
     try:
-        with runner.sigterm_stops_the_run(), progress_bar(err, label_width=40) as progress:
+        with sigterm_stops_the_run(), progress_bar(err, label_width=40) as progress:
             path = runner.run(config, progress)
     except runner.RunStopped as stop:
         failed = "failed" if stop.exit_code == 1 else "stopped"

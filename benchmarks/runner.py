@@ -10,6 +10,7 @@ workers and server, writes what it measured marked incomplete, and raises RunSto
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime as dt
 import functools
 import inspect
@@ -17,7 +18,7 @@ import json
 import math
 import os
 import time
-from collections.abc import Coroutine
+from collections.abc import Coroutine, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -25,6 +26,7 @@ from typing import Any
 import pyperf
 from rich.progress import Progress
 
+from asyncio_perf_lab.benchmarks.calibrating import calibrated_after, recalibrated
 from asyncio_perf_lab.benchmarks.deadlines import (
     HARD_GRACE_S,
     Limits,
@@ -48,7 +50,7 @@ from asyncio_perf_lab.mockserver import MockServer, parse_latency, raise_open_fi
 from asyncio_perf_lab.reports.errors import UsageError
 from asyncio_perf_lab.reports.results_file import KIND, SCHEMA_VERSION, write_json_atomic
 from asyncio_perf_lab.reports.stats import summarize
-from asyncio_perf_lab.scenarios import Machine, Scenario, Variant
+from asyncio_perf_lab.scenarios import Machine, Variant
 from asyncio_perf_lab.scenarios.calibration import Site
 
 
@@ -97,46 +99,25 @@ def variant_record(
     }
 
 
-def lower_costs(first: dict[str, float], second: dict[str, float]) -> dict[str, float]:
-    """Each calibrated cost at the lesser of two calibrations (a busy moment only adds time)."""
-    return {key: min(first[key], second.get(key, first[key])) for key in first}
+class PhaseClock:
+    """Where a scenario's wall time goes: calibration, probes, workers (its ``seconds``)."""
 
+    def __init__(self) -> None:
+        self.started = time.perf_counter()
+        self.seconds: dict[str, float] = {"calibration": 0.0, "probes": 0.0, "workers": 0.0}
 
-# Calibrations after a scenario's last timing while an ideal stays above its fastest value.
-EXTRA_CALIBRATIONS = 2
+    @contextlib.contextmanager
+    def __call__(self, phase: str) -> Iterator[None]:
+        start = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.seconds[phase] += time.perf_counter() - start
 
-
-def recalibrated(scenario: Scenario, workload: Any, site: Site, machine: Machine) -> Machine:
-    """``machine`` with each cost at the lower of its reading and a fresh calibration's."""
-    return Machine(cpu_s=lower_costs(machine.cpu_s, scenario.measure_machine(workload, site)))
-
-
-def calibrated_after(
-    scenario: Scenario,
-    workload: Any,
-    site: Site,
-    machine: Machine,
-    latency_s: float,
-    entry: dict[str, Any],
-) -> Machine:
-    """The machine calibrated again after the scenario's timings, each cost at its lowest reading.
-
-    A shared machine has slow stretches of many seconds; one that covers the first calibration
-    but not a timing would lift ideals above what was measured. So the costs are read again
-    after the timings, and again (up to EXTRA_CALIBRATIONS more) while some variant's ideal
-    stays above its fastest value: more readings only where a reading shows it was slowed,
-    and a minimum, the floor statistic, over all of them. What is still above is flagged by
-    the guard, never hidden.
-    """
-    machine = recalibrated(scenario, workload, site, machine)
-    for _ in range(EXTRA_CALIBRATIONS):
-        if not any(
-            scenario.variants[r["name"]].ideal(workload, latency_s, machine) > min(r["values"])
-            for r in entry["variants"]
-        ):
-            break
-        machine = recalibrated(scenario, workload, site, machine)
-    return machine
+    def as_dict(self) -> dict[str, float]:
+        """Each phase's seconds and the scenario's total, rounded to 10 ms."""
+        total = {"total": time.perf_counter() - self.started}
+        return {phase: round(s, 2) for phase, s in {**self.seconds, **total}.items()}
 
 
 @dataclass
@@ -227,7 +208,9 @@ def run_scenario(
     latency_s = parse_latency(latency).nominal_s if latency else 0.0
     # Calibrated where and as the variants run: the run's loop, its server, a lean process.
     site = Site(new_loop=functools.partial(new_event_loop, config.loop), base_url=server.url)
-    machine = Machine(cpu_s=scenario.measure_machine(workload, site))
+    clock = PhaseClock()
+    with clock("calibration"):
+        machine = Machine(cpu_s=scenario.measure_machine(workload, site))
     entry: dict[str, Any] = {
         "name": scenario.name,
         "title": scenario.title,
@@ -251,14 +234,15 @@ def run_scenario(
         # Probe first: its calls size the pyperf run (anti-patterns run far over ideal). The
         # warm call is unprobed but may be cold, the probed one warm but slowed: take the less.
         phase = probe_phase(key, ideal_s)
-        probe, results[name] = probe_within_limit(
-            loop_runner,
-            probe_variant(
-                variant, server.url, latency, workload, server, warm=ideal_s < LONG_CALL_S
-            ),
-            phase,
-            config.limits.limit_s(phase),
-        )
+        with clock("probes"):
+            probe, results[name] = probe_within_limit(
+                loop_runner,
+                probe_variant(
+                    variant, server.url, latency, workload, server, warm=ideal_s < LONG_CALL_S
+                ),
+                phase,
+                config.limits.limit_s(phase),
+            )
         probe["result"] = result_preview(results[name])
         call_s = max(ideal_s, min(probe["wall_s"], probe.get("warm_wall_s", math.inf)))
         try:  # known now, not after the workers ran out of time: refuse what cannot fit
@@ -274,12 +258,15 @@ def run_scenario(
             config.loop,
             options=(f"--scenarios={config.scenarios}",) if config.scenarios else (),
         )
-        bench = time_in_workers(timed, config.profile, call_s, config.limits)
+        with clock("workers"):
+            bench = time_in_workers(timed, config.profile, call_s, config.limits)
         values = list(bench.get_values())
         measured.add(entry, variant_record(name, variant, ideal_s, values, probe), bench)
         if scenario.calibrate is not None and ideal_s > min(values):
             # read in a slow stretch that the timing missed: once more, nearer the timing
-            machine = recalibrated(scenario, workload, site, machine)
+            with clock("calibration"):
+                machine = recalibrated(scenario, workload, site, machine)
+        entry["seconds"] = clock.as_dict()
         # null where the variants differ on purpose (scenario.equal_results is False)
         first = next(iter(results.values()))
         entry["results_equal"] = (
@@ -288,7 +275,9 @@ def run_scenario(
         if progress is not None:
             progress.advance(task)
     if scenario.calibrate is not None:  # every ideal from the lowest readings
-        machine = calibrated_after(scenario, workload, site, machine, latency_s, entry)
+        with clock("calibration"):
+            machine = calibrated_after(scenario, workload, site, machine, latency_s, entry)
+        entry["seconds"] = clock.as_dict()
         entry["machine"]["cpu_s"] = dict(machine.cpu_s)
         entry["variants"] = [
             variant_record(

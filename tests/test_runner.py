@@ -14,9 +14,9 @@ import jsonschema
 import pytest
 
 from asyncio_perf_lab import scenarios
+from asyncio_perf_lab.benchmarks.calibrating import EXTRA_CALIBRATIONS, calibrated_after
 from asyncio_perf_lab.benchmarks.probe_run import probe_variant
 from asyncio_perf_lab.benchmarks.profiles import PROFILES
-from asyncio_perf_lab.benchmarks.runner import EXTRA_CALIBRATIONS, calibrated_after
 from asyncio_perf_lab.mockserver import MockServer
 from asyncio_perf_lab.reports.results_file import load_results, schema
 from asyncio_perf_lab.scenarios import Machine
@@ -45,6 +45,17 @@ def test_results_file_validates_against_its_schema(quick_run: Path) -> None:
     assert [v["name"] for v in variants] == ["sequential", "gather", "task_group"]
     assert all(len(v["values"]) >= 2 for v in variants)  # quick: 1 process, >= 2 values
     assert data["scenarios"][0]["results_equal"] is True
+
+
+def test_each_scenario_says_where_its_time_went(quick_run: Path) -> None:
+    """A scenario's seconds split into calibration, probes and workers, within its total; the
+    workers' share is real: at least one value of every variant was timed in it."""
+    (scenario,) = json.loads(quick_run.read_text())["scenarios"]
+    seconds = scenario["seconds"]
+    parts = seconds["calibration"] + seconds["probes"] + seconds["workers"]
+    assert 0 < parts <= seconds["total"] + 0.01
+    timed = sum(min(v["values"]) for v in scenario["variants"])
+    assert seconds["workers"] > timed
 
 
 def test_latest_points_at_the_newest_run(quick_run: Path) -> None:
@@ -269,3 +280,19 @@ async def test_a_probe_without_its_warm_call_calls_the_variant_once(
     assert ("warm_wall_s" in probe) is warm
     assert result["user"]
     assert len(probe["requests"]) == 3  # the probed call's requests, either way
+
+
+def test_the_console_names_the_slowest_scenarios_by_phase() -> None:
+    """The end of a run names its slowest scenarios first, with the phases that took a second."""
+    from asyncio_perf_lab.benchmarks.commands.run import where_the_time_went
+
+    def scenario(name: str, calibration: float, probes: float, workers: float) -> dict[str, Any]:
+        total = calibration + probes + workers + 0.2
+        seconds = dict(calibration=calibration, probes=probes, workers=workers, total=total)
+        return {"name": name, "seconds": seconds}
+
+    data = {"scenarios": [scenario("a", 0.0, 1.0, 2.0), scenario("b", 4.0, 13.0, 23.0), {}]}
+    assert where_the_time_went(data, top=2) == (
+        "slowest: b 40 s (calibration 4, probes 13, workers 23); a 3 s (probes 1, workers 2)"
+    )
+    assert where_the_time_went({"scenarios": [{"name": "old"}]}) == ""

@@ -179,3 +179,21 @@ def print_summary(results_path: Path, out: Any) -> None:
                     f"{format_seconds(min(v['values']))})",
                     highlight=False,
                 )
+    if spent := where_the_time_went(data):
+        out.print(spent, highlight=False, soft_wrap=True)
+
+
+def where_the_time_went(data: dict[str, Any], top: int = 4) -> str:
+    """``time: server_load 36 s (probes 13, workers 23), ...``: the slowest scenarios by phase."""
+    timed = [s for s in data["scenarios"] if s.get("seconds")]  # older results have none
+    timed.sort(key=lambda s: -s["seconds"]["total"])
+    parts = []
+    for scenario in timed[:top]:
+        seconds = scenario["seconds"]
+        phases = ", ".join(
+            f"{phase} {seconds[phase]:.0f}"
+            for phase in ("calibration", "probes", "workers")
+            if seconds[phase] >= 0.5
+        )
+        parts.append(f"{scenario['name']} {seconds['total']:.0f} s ({phases})")
+    return f"slowest: {'; '.join(parts)}" if parts else ""

@@ -81,3 +81,19 @@ def test_timer_falls_back_to_a_worker_when_this_code_cannot_run_it(
     other_tree = ab.Timer({"head": head_side()}, server.url, PROFILES["quick"], here=False)
     assert other_tree.size(job) == 0.123
     assert asked == ["no-such-loop", "asyncio"]
+
+
+def test_a_long_call_is_timed_without_a_warmup_on_both_sides(server: MockServer) -> None:
+    """A call of a second or more gets no warm-up run in an A/B (a real worker takes the flag);
+    shorter calls keep the profile's."""
+    from asyncio_perf_lab.benchmarks.sizing import LONG_CALL_S
+    from asyncio_perf_lab.benchmarks.workers import time_in_workers
+
+    timer = ab.Timer({"head": head_side()}, server.url, PROFILES["quick"], here=True)
+    assert timer.profile_for(LONG_CALL_S / 10) is PROFILES["quick"]
+    long = timer.profile_for(LONG_CALL_S)
+    assert (long.warmups, long.values, long.processes) == (0, 3, 1)
+    bench = time_in_workers(timer.task("head", Job(SCENARIO, "gather", "g", True)), long, 0.05)
+    (run,) = bench.get_runs()
+    assert not run.warmups
+    assert len(run.values) == 3

@@ -135,7 +135,8 @@ def test_sequential_script_gets_a_staircase_naming_its_lines(
         assert line in text
     if command == "replay":
         data = json.loads((tmp_path / "r.json").read_text())
-        (stair,) = data["findings"]
+        # Opening the session can hold the loop (a blocking finding); one staircase, always.
+        (stair,) = [f for f in data["findings"] if f["kind"] == "staircase"]
         assert stair["lines"] == lines
         took = [(r["end_s"] - r["start_s"]) * 1000 for r in data["requests"]]
         assert len(took) == 3
@@ -153,9 +154,14 @@ def test_gathered_script_gets_no_staircase(command: str, script: Path, tmp_path:
         command, "--script", str(script), "--func", "gathered", "--out", str(out), *extra
     )
     assert proc.returncode == 0, proc.stderr
+    text = " ".join(proc.stdout.split())
     if command == "trace":
-        assert "3 requests seen at the transport level" in proc.stdout
+        assert "3 requests seen at the transport level" in text
     else:
-        assert len(json.loads((tmp_path / "r.json").read_text())["requests"]) == 3
-    assert "candidate staircase" not in proc.stdout
-    assert "no staircase of sequential requests" in " ".join(proc.stdout.split())
+        data = json.loads((tmp_path / "r.json").read_text())
+        assert len(data["requests"]) == 3
+        # Opening the session can hold the loop (a blocking finding), never a staircase.
+        assert {f["kind"] for f in data["findings"]} <= {"blocking"}
+    assert "candidate staircase" not in text
+    findings = "no staircase of sequential requests" in text or "held the loop" in text
+    assert findings, proc.stdout  # the findings step ran and said what it found

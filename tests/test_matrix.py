@@ -18,6 +18,7 @@ from asyncio_perf_lab.reports.matrix_page import render_matrix
 from asyncio_perf_lab.reports.results_file import load_results, write_json_atomic
 from tests.fixtures_results import synthetic_results
 from tests.lab_cli import run_lab
+from tests.user_project import CARTS, user_folder
 
 ROOT = Path(__file__).resolve().parent.parent
 CURRENT = f"{sys.version_info[0]}.{sys.version_info[1]}"
@@ -28,22 +29,27 @@ def lab(*args: str, timeout: float = 240) -> subprocess.CompletedProcess[str]:
     return run_lab(*args, timeout=timeout)
 
 
+def user_args(root: Path) -> list[str]:
+    """``--scenarios DIR --routes FILE`` of a user's folder (tests.user_project) made in ``root``.
+
+    Its two variants wait 2 x 40 ms and 40 ms a call at the tiny workload, against the
+    built-in sequential_vs_gather's three variants of 300 and 100 ms: the matrix, its cells'
+    runs and its A/B are the same real processes, in half the time.
+    """
+    folder, routes = user_folder(root)
+    return ["--scenarios", str(folder), "--routes", str(routes)]
+
+
 @pytest.fixture(name="tiny_matrix", scope="module")
 def _tiny_matrix(tmp_path_factory: pytest.TempPathFactory) -> subprocess.CompletedProcess[str]:
-    """Two real tiny runs on this interpreter (asyncio, uvloop) and one missing Python."""
-    out = tmp_path_factory.mktemp("matrix")
+    """Two real tiny runs on this interpreter (asyncio, uvloop), the second A/B'd against the
+    first, and one missing Python."""
+    root = tmp_path_factory.mktemp("matrix")
     return lab(
-        "matrix",
-        "sequential_vs_gather",
-        "--profile",
-        "tiny",
-        "--pythons",
-        f"{CURRENT},{MISSING}",
-        "--loops",
-        "asyncio,uvloop",
-        "--out",
-        str(out),
-    )
+        "matrix", "checkout", *user_args(root), "--profile", "tiny",
+        "--pythons", f"{CURRENT},{MISSING}", "--loops", "asyncio,uvloop",
+        "--out", str(root / "out"),
+    )  # fmt: skip
 
 
 def test_matrix_merges_two_loops_and_lists_the_missing_python(
@@ -62,7 +68,7 @@ def test_matrix_merges_two_loops_and_lists_the_missing_python(
     ]
     assert [c.results["run"]["loop"] for c in cells[:2]] == ["asyncio", "uvloop"]
     html = page.read_text()
-    assert "Sequential awaits vs asyncio.gather vs TaskGroup" in html
+    assert f"Checkout: {CARTS} cart lookups, awaited in turn or together" in html
     assert f"{CURRENT}-asyncio" in html
     assert f"{CURRENT}-uvloop" in html
     assert "uvloop 0." in html  # the loop's version, read from the results file
@@ -241,7 +247,7 @@ def test_matrix_manifest_records_every_cell(tiny_matrix: subprocess.CompletedPro
     manifest = json.loads(page.with_name("matrix.json").read_text())
     assert manifest["kind"] == "asyncio-perf-lab/matrix"
     assert manifest["profile"] == "tiny"
-    assert manifest["targets"] == ["sequential_vs_gather"]
+    assert manifest["targets"] == ["checkout"]
     ok = [c for c in manifest["cells"] if c["status"] == "ok"]
     assert all(not Path(c["results"]).is_absolute() for c in ok)
     assert all((page.parent / c["results"]).exists() for c in ok)
@@ -297,9 +303,8 @@ def test_matrix_judges_each_cell_against_the_reference(
     envs = comparison["meta"]["environments"]
     assert (envs["base"]["loop"], envs["head"]["loop"]) == ("asyncio", "uvloop")
     assert {v["key"] for v in comparison["variants"]} == {
-        "sequential_vs_gather:sequential",
-        "sequential_vs_gather:gather",
-        "sequential_vs_gather:task_group",
+        "checkout:one_by_one",
+        "checkout:together",
     }
     # Whole ABBA rounds, as many a side: 3, or 2 once no third could change a pass (ab's stop).
     assert all(v["units"] in ([4, 4], [6, 6]) for v in comparison["variants"]), comparison
@@ -358,8 +363,9 @@ def test_matrix_page_lists_what_got_slower_and_faster_with_p_values(tmp_path: Pa
 def test_one_cell_job_is_judged_against_a_reference_it_does_not_run(tmp_path: Path) -> None:
     """A CI job's single cell (uvloop) is A/B'd against --reference CURRENT-asyncio, not run."""
     proc = lab(
-        "matrix", "sequential_vs_gather:gather", "--profile", "tiny", "--pythons", CURRENT,
-        "--loops", "uvloop", "--reference", f"{CURRENT}-asyncio", "--out", str(tmp_path / "job"),
+        "matrix", "checkout:together", *user_args(tmp_path), "--profile", "tiny",
+        "--pythons", CURRENT, "--loops", "uvloop", "--reference", f"{CURRENT}-asyncio",
+        "--out", str(tmp_path / "job"),
     )  # fmt: skip
     assert proc.returncode == 0, proc.stderr
     (manifest_path,) = (tmp_path / "job").glob("matrix-*/matrix.json")

@@ -114,23 +114,12 @@ def _synthetic(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict[str, Any]
     return data, build_report(path).read_text(encoding="utf-8")
 
 
-@pytest.fixture(name="real_run", scope="module")
-def _real_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A real quick run via the CLI: a staircase, a loop blocked by CPU, and microsecond-long
-    variants that return different results on purpose (callback ordering)."""
-    out = tmp_path_factory.mktemp("real-run")
-    targets = ("sequential_vs_gather", "blocking_cpu", "ordering")
-    proc = run_lab("run", *targets, "--profile", "quick", "--out", str(out), timeout=600)
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    return Path(proc.stdout.strip().splitlines()[-1])
-
-
 @pytest.mark.timeout(600)
-def test_report_of_a_real_quick_run_shows_every_variant(real_run: Path, tmp_path: Path) -> None:
+def test_report_of_a_real_quick_run_shows_every_variant(quick_run: Path, tmp_path: Path) -> None:
     """A report built from a real run's results file shows every scenario, variant and median."""
-    report = build_report(real_run, tmp_path / "report.html")
+    report = build_report(quick_run, tmp_path / "report.html")
     page = report.read_text(encoding="utf-8")
-    data = json.loads(real_run.read_text())
+    data = json.loads(quick_run.read_text())
     assert_report_shows_every_variant(data, page)
     assert_report_shows_probe_records(data, page)
     # bars and loop timeline everywhere; lag only where it matters, as for CPU on the loop
@@ -139,10 +128,10 @@ def test_report_of_a_real_quick_run_shows_every_variant(real_run: Path, tmp_path
 
 
 @pytest.mark.timeout(600)
-def test_report_of_a_real_run_shows_what_the_loop_did(real_run: Path, tmp_path: Path) -> None:
+def test_report_of_a_quick_run_shows_what_the_loop_did(quick_run: Path, tmp_path: Path) -> None:
     """The real run's report names the blocking function, and shows ordering's orders in µs."""
-    page = build_report(real_run, tmp_path / "report.html").read_text(encoding="utf-8")
-    data = json.loads(real_run.read_text())
+    page = build_report(quick_run, tmp_path / "report.html").read_text(encoding="utf-8")
+    data = json.loads(quick_run.read_text())
     anchors = {s.name: s.anchor for s in report_view(data).scenarios}
     scenarios = {s["name"]: s for s in data["scenarios"]}
     blocking = section(page, anchors["blocking_cpu"])
@@ -164,12 +153,12 @@ def test_report_of_a_real_run_shows_what_the_loop_did(real_run: Path, tmp_path: 
 
 
 @pytest.mark.timeout(600)
-def test_cli_builds_beside_the_results_file_by_default(real_run: Path) -> None:
+def test_cli_builds_beside_the_results_file_by_default(quick_run: Path) -> None:
     """`asyncio-lab report RESULTS.json` writes report.html beside it and prints the path."""
-    proc = lab("report", str(real_run))
+    proc = lab("report", str(quick_run))
     assert proc.returncode == 0, proc.stderr
-    assert proc.stdout.strip() == str(real_run.parent / "report.html")
-    assert (real_run.parent / "report.html").read_text(encoding="utf-8").startswith("<!doctype")
+    assert proc.stdout.strip() == str(quick_run.parent / "report.html")
+    assert (quick_run.parent / "report.html").read_text(encoding="utf-8").startswith("<!doctype")
 
 
 def test_report_of_synthetic_results_shows_every_variant(

@@ -26,14 +26,10 @@ from tests.lab_cli import run_lab as lab
 ROOT = Path(__file__).resolve().parent.parent
 
 
-@pytest.fixture(name="quick_run", scope="module")
-def _quick_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    out = tmp_path_factory.mktemp("results")
-    proc = lab("run", "sequential_vs_gather", "--profile", "quick", "--out", str(out))
-    assert proc.returncode == 0, proc.stderr
-    path = Path(proc.stdout.strip().splitlines()[-1])
-    assert path.name == "results.json"
-    return path
+def staircase(results: Path) -> dict[str, Any]:
+    """sequential_vs_gather's record in the shared quick run (tests/conftest.py)."""
+    data = json.loads(results.read_text())
+    return next(s for s in data["scenarios"] if s["name"] == "sequential_vs_gather")
 
 
 def test_results_file_validates_against_its_schema(quick_run: Path) -> None:
@@ -41,21 +37,22 @@ def test_results_file_validates_against_its_schema(quick_run: Path) -> None:
     data = json.loads(quick_run.read_text())
     jsonschema.validate(data, schema())
     load_results(quick_run)
-    variants = data["scenarios"][0]["variants"]
+    scenario = staircase(quick_run)
+    variants = scenario["variants"]
     assert [v["name"] for v in variants] == ["sequential", "gather", "task_group"]
     assert all(len(v["values"]) >= 2 for v in variants)  # quick: 1 process, >= 2 values
-    assert data["scenarios"][0]["results_equal"] is True
+    assert scenario["results_equal"] is True
 
 
 def test_each_scenario_says_where_its_time_went(quick_run: Path) -> None:
     """A scenario's seconds split into calibration, probes and workers, within its total; the
     workers' share is real: at least one value of every variant was timed in it."""
-    (scenario,) = json.loads(quick_run.read_text())["scenarios"]
-    seconds = scenario["seconds"]
-    parts = seconds["calibration"] + seconds["probes"] + seconds["workers"]
-    assert 0 < parts <= seconds["total"] + 0.01
-    timed = sum(min(v["values"]) for v in scenario["variants"])
-    assert seconds["workers"] > timed
+    for scenario in json.loads(quick_run.read_text())["scenarios"]:
+        seconds = scenario["seconds"]
+        parts = seconds["calibration"] + seconds["probes"] + seconds["workers"]
+        assert 0 < parts <= seconds["total"] + 0.01, scenario["name"]
+        timed = sum(min(v["values"]) for v in scenario["variants"])
+        assert seconds["workers"] > timed, scenario["name"]
 
 
 def test_latest_points_at_the_newest_run(quick_run: Path) -> None:
@@ -67,7 +64,7 @@ def test_latest_points_at_the_newest_run(quick_run: Path) -> None:
 
 def test_sequential_is_three_times_gather(quick_run: Path) -> None:
     """Three sequential 100 ms calls cost >= 2.5x their gather, with 1 vs 3 requests in flight."""
-    variants = {v["name"]: v for v in load_results(quick_run)["scenarios"][0]["variants"]}
+    variants = {v["name"]: v for v in staircase(quick_run)["variants"]}
     seq, gather = variants["sequential"], variants["gather"]
     assert seq["stats"]["median"] / gather["stats"]["median"] >= 2.5
     assert seq["probe"]["server"]["max_in_flight"] == 1

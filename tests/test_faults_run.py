@@ -202,13 +202,17 @@ def test_a_probe_that_never_ends_is_stopped_at_its_limit_leaving_nothing(
     tag: str, faults: tuple[Path, Path], tmp_path: Path, variant: str
 ) -> None:
     """A probe waiting on nothing HTTP (hangs) or blocking its own loop (spins) is stopped at
-    the probe limit; nothing was measured, so nothing is written, not even an empty folder."""
+    the probe limit; nothing was measured, so nothing is written, not even an empty folder.
+
+    A limit of 1 s is 500 times what the probe needs (2 ms): nothing runs before it, so no
+    margin is wasted waiting (spins adds the runner's 5 s grace for a loop that never yields).
+    """
     out = tmp_path / "out"
-    code, _, err = start_run(tag, faults, out, variant, limit_s=3).finish()
+    code, _, err = start_run(tag, faults, out, variant, limit_s=1).finish()
 
     assert code == 1
     line = the_line(err, "run failed:")
-    assert line.startswith(f"run failed: faulty:{variant} took over its probe limit of 3 s")
+    assert line.startswith(f"run failed: faulty:{variant} took over its probe limit of 1 s")
     assert "1 ms a call at its ideal x 2 calls" in line  # the arithmetic of the limit
     assert lines_with(err, "nothing was measured: no results written")
     assert list(out.iterdir()) == []

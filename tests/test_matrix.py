@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 
 from asyncio_perf_lab.benchmarks import interpreters, matrix
+from asyncio_perf_lab.benchmarks.matrix_ab import OutsideReference, choose_reference
 from asyncio_perf_lab.reports.matrix_cells import cells_from_results, load_matrix
 from asyncio_perf_lab.reports.matrix_page import render_matrix
 from asyncio_perf_lab.reports.results_file import load_results, write_json_atomic
@@ -360,8 +361,54 @@ def test_matrix_page_lists_what_got_slower_and_faster_with_p_values(tmp_path: Pa
     assert "1 variant(s) unchanged within their floor" in html
 
 
+def test_a_reference_cell_outside_the_matrix_is_found_not_run() -> None:
+    """A CI job's --reference X.Y-LOOP outside its cells is this machine's interpreter, prepared
+    and never run (only the base side of each A/B); a missing one is said, with no verdicts."""
+    job_cell = matrix.Cell(CURRENT, "uvloop", status="ok", executable=sys.executable)
+    said: list[str] = []
+    reference = choose_reference([job_cell], f"{CURRENT}-asyncio", said.append)
+    assert isinstance(reference, OutsideReference)
+    assert (reference.name, reference.executable) == (f"{CURRENT}-asyncio", sys.executable)
+    assert choose_reference([job_cell], f"{CURRENT}-uvloop", said.append) is job_cell
+    assert choose_reference([job_cell], f"{MISSING}-asyncio", said.append) is None
+    assert said == [f"reference {MISSING}-asyncio: no Python {MISSING} found"]
+
+
+def test_each_jobs_matrix_json_merges_into_one_page(
+    tiny_matrix: subprocess.CompletedProcess[str], tmp_path: Path
+) -> None:
+    """CI's merge job: the real matrix's matrix.json and another job's give one page with every
+    cell, the reference named once and the real A/B's verdict."""
+    manifest_path = Path(tiny_matrix.stdout.strip().splitlines()[-1]).with_name("matrix.json")
+    other = tmp_path / "other" / "matrix.json"
+    write_json_atomic(other.parent / "a" / "results.json", _cell_results("3.13.0", "asyncio", 1.0))
+    write_json_atomic(
+        other,
+        {"schema": 1, "kind": "asyncio-perf-lab/matrix", "id": "other", "cells": [
+            {"python": "3.13", "loop": "asyncio", "status": "ok", "results": "a/results.json"}]},
+    )  # fmt: skip
+    merged = lab(
+        "matrix-page", str(manifest_path), str(other), "--out", str(tmp_path / "m.html"), timeout=60
+    )
+    assert merged.returncode == 0, merged.stderr
+    html = (tmp_path / "m.html").read_text()
+    assert f"Against the reference cell ({CURRENT}-asyncio)" in html
+    cells = json.loads(manifest_path.read_text())["cells"]
+    (uvloop,) = [c for c in cells if (c["python"], c["loop"]) == (CURRENT, "uvloop")]
+    comparison = json.loads((manifest_path.parent / uvloop["comparison"]).read_text())
+    assert f"{CURRENT}-uvloop: {comparison['summary']}".replace(">", "&gt;") in html
+    assert "3.13-asyncio" in html
+    assert "3 of 5 cells ran" in html  # two real, one from the other job; 3.99 twice missing
+
+
+@pytest.mark.slow
 def test_one_cell_job_is_judged_against_a_reference_it_does_not_run(tmp_path: Path) -> None:
-    """A CI job's single cell (uvloop) is A/B'd against --reference CURRENT-asyncio, not run."""
+    """A CI job's single cell (uvloop) is A/B'd against --reference CURRENT-asyncio, not run.
+
+    Slow: a second real matrix with its own A/B (16 s), the same judge_cells and run_ab as the
+    module's real matrix; the default set checks its own parts: the reference found outside
+    the cells and not run, and the merge of each job's matrix.json into one page.
+    """
     proc = lab(
         "matrix", "checkout:together", *user_args(tmp_path), "--profile", "tiny",
         "--pythons", CURRENT, "--loops", "uvloop", "--reference", f"{CURRENT}-asyncio",

@@ -329,6 +329,7 @@ def ab_notes(
             f"{len(stopped_early)} of {len(jobs)} variants stopped early, their verdict settled "
             "(no result of the rounds left could have reached alpha; --all-rounds runs them)"
         )
-    if reran := [item.key for item in items if item.first_outcome is not None]:
-        notes.append(f"re-run with {2 * config.rounds} rounds: {', '.join(reran)}")
+    for first, rounds in (("regression", 2 * config.rounds), ("inconclusive", config.rounds)):
+        if reran := [item.key for item in items if item.first_outcome == first]:
+            notes.append(f"{first} re-run with {rounds} rounds: {', '.join(reran)}")
     return notes

@@ -18,7 +18,7 @@ from asyncio_perf_lab.benchmarks.profiles import PROFILES, Profile
 from asyncio_perf_lab.benchmarks.scheduling import SIDES, Job, RunFn, Steps, abba, run_schedule
 from asyncio_perf_lab.benchmarks.side_envs import EnvRequest
 from asyncio_perf_lab.reports.gate import GateSettings, Sample, VariantComparison, confirm, judge
-from asyncio_perf_lab.reports.sequential import settled_pass
+from asyncio_perf_lab.reports.sequential import settled
 
 __all__ = ["DEFAULT_ROUNDS", "ABConfig", "Measured", "ab_compare", "judge_all", "run_rounds"]
 
@@ -97,11 +97,11 @@ def run_rounds(
     measured: Measured,
 ) -> dict[str, VariantComparison]:
     """Up to ``rounds`` ABBA/BAAB rounds pooled into ``measured``; a variant whose verdict is
-    settled stops early. Returns the variants that stopped, with their "pass"
-    (``reports.sequential``: a stop only ever passes, never flags).
+    settled stops early. Returns the variants that stopped, with their verdict
+    (``reports.sequential``: a stop never flags; a pass, or inconclusive for spread).
     """
     pooled = measured.pooled
-    settled: dict[str, VariantComparison] = {}
+    stopped: dict[str, VariantComparison] = {}
     active = list(jobs)
     for r in range(rounds):
         run_schedule(abba(active, 1, first_round=r), run_one, steps, into=pooled)
@@ -109,15 +109,15 @@ def run_rounds(
         if config.early_stop and runs_left:
             base, head = samples(pooled["base"], active), samples(pooled["head"], active)
             for job in active:
-                item = settled_pass(
+                item = settled(
                     job.key, base.get(job.key), head.get(job.key), runs_left, config.settings
                 )
                 if item is not None:
-                    settled[job.key] = item
-            active = [job for job in active if job.key not in settled]
+                    stopped[job.key] = item
+            active = [job for job in active if job.key not in stopped]
         if not active:
             break
-    return settled
+    return stopped
 
 
 def ab_compare(
@@ -127,7 +127,7 @@ def ab_compare(
     steps: Steps | None = None,
     measured: Measured | None = None,
 ) -> tuple[list[VariantComparison], dict[str, dict[str, Any]]]:
-    """Time, judge, re-run the flagged with twice the rounds, and judge those again.
+    """Time, judge, re-run the flagged (a regression with twice the rounds), judge those again.
 
     Pass ``measured`` to keep what was timed and judged when this raises (a stop).
     """
@@ -139,16 +139,26 @@ def ab_compare(
 
     measured.settled = run_rounds(jobs, config.rounds, tracked, config, steps, measured)
     items = measured.first = measured.verdicts(jobs, config.settings)
-    flagged = [job for job, item in zip(jobs, items, strict=True) if item.flagged]
-    if config.rerun and flagged:
+    if not config.rerun:
+        return items, measured.pooled
+    # A regression is confirmed on twice the rounds; a disturbed or short side only needs
+    # fresh runs of the same size.
+    verdicts = dict(zip((job.key for job in jobs), items, strict=True))
+    again: dict[str, VariantComparison] = {}
+    for rounds, wanted in ((2 * config.rounds, True), (config.rounds, False)):
+        group = [
+            job
+            for job in jobs
+            if verdicts[job.key].flagged and (verdicts[job.key].outcome == "regression") == wanted
+        ]
+        if not group:
+            continue
         fresh = Measured()
-        settled = run_rounds(flagged, 2 * config.rounds, tracked, config, steps, fresh)
-        again = {
-            item.key: settled.get(item.key, item)
-            for item in judge_all(fresh.pooled, flagged, config.settings)
-        }
-        items = [confirm(item, again[item.key]) if item.key in again else item for item in items]
+        stopped = run_rounds(group, rounds, tracked, config, steps, fresh)
+        for item in judge_all(fresh.pooled, group, config.settings):
+            again[item.key] = stopped.get(item.key, item)
         for side in SIDES:
             for key, bench in fresh.pooled[side].items():
                 measured.pooled[side][key].add_runs(bench)
+    items = [confirm(item, again[item.key]) if item.key in again else item for item in items]
     return items, measured.pooled

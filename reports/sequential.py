@@ -5,12 +5,14 @@ could bring can turn the verdict. After each round, for each variant still runni
 asks: if every run still to come went the worst way (all of head's slower than anything seen and
 all of base's faster, or the mirror), could the one-sided U test on the per-process medians
 reach ``alpha``? If neither direction can, no regression and no improvement is possible, and the
-variant stops with a "pass" on what it has.
+variant stops with the verdict its data already gives: a "pass" on clean data, or
+"inconclusive" where a side is too spread to rule a floor-sized slowdown out (more runs of the
+same spread would leave it so; they could only have turned it into a pass).
 
-The rule only ever stops to *pass*. It never declares a regression early, so it cannot add a
-false alarm; a true slowdown of the floor's size that looked settled after two rounds would be a
-miss, which ``asyncio-lab selfbench gate`` measures (power). It stops only clean data: a side
-that is disturbed or too spread to rule out a slowdown runs all its rounds, as before.
+The rule never stops to flag, so it cannot add a false alarm; a true slowdown of the floor's
+size that looked settled after two rounds would be a miss, which ``asyncio-lab selfbench gate``
+measures (power). A disturbed side (too many outliers) runs all its rounds: its verdict is
+blocked by a disturbance that more runs may outgrow.
 """
 
 from __future__ import annotations
@@ -27,7 +29,7 @@ from asyncio_perf_lab.reports.noise import (
 )
 from asyncio_perf_lab.reports.stats import median
 
-__all__ = ["best_case_p", "settled_pass"]
+__all__ = ["best_case_p", "settled"]
 
 
 def best_case_p(
@@ -47,19 +49,22 @@ def best_case_p(
     return mann_whitney_u(head, base, "greater" if slower else "less").p
 
 
-def settled_pass(
+def settled(
     key: str,
     base: Sample | None,
     head: Sample | None,
     runs_left: int,
     settings: GateSettings,
 ) -> VariantComparison | None:
-    """A "pass" if no ``runs_left`` more runs a side could reach a verdict; else None (go on)."""
+    """The verdict now if no ``runs_left`` more runs a side could turn it; else None (go on).
+
+    Only a pass, or an inconclusive for spread, is ever settled: never a regression, an
+    improvement or a disturbed side.
+    """
     if base is None or head is None or not base.values or not head.values or runs_left < 1:
         return None
-    b, h = base.values, head.values
-    if both_sides(outlier_problems, b, h, settings) or both_sides(spread_problems, b, h, settings):
-        return None  # unclean data runs all its rounds, as without this rule
+    if both_sides(outlier_problems, base.values, head.values, settings):
+        return None  # disturbed: more runs may outgrow it
     bu, hu = base.units, head.units
     best = min(best_case_p(hu, bu, runs_left, True), best_case_p(hu, bu, runs_left, False))
     if best < settings.alpha:
@@ -67,18 +72,25 @@ def settled_pass(
     slower, faster = mann_whitney_u(hu, bu, "greater"), mann_whitney_u(hu, bu, "less")
     ratio = median(hu) / median(bu)
     floor, spread = effect_floor(bu, hu, settings.floor)
-    reason = (
-        f"change {ratio - 1:+.1%}, settled after {len(hu)} runs a side: even if all {runs_left} "
-        f"runs left a side went one way, p could not go below {settings.alpha:g} "
-        f"(best case p={best:.2g})"
+    how = (
+        f"settled after {len(hu)} runs a side: even if all {runs_left} runs left a side went "
+        f"one way, p could not go below {settings.alpha:g} (best case p={best:.2g})"
     )
+    if noise := both_sides(spread_problems, base.values, head.values, settings):
+        outcome, cause = "inconclusive", "too_noisy"
+        reason = (
+            f"too noisy to rule out a {floor:.0%} slowdown ({'; '.join(noise)}); "
+            f"change {ratio - 1:+.1%}; {how}"
+        )
+    else:
+        outcome, cause, reason = "pass", None, f"change {ratio - 1:+.1%}, {how}"
     return VariantComparison(
         key,
         head.label or base.label,
-        "pass",
+        outcome,
         reason,
-        b,
-        h,
+        base.values,
+        head.values,
         ratio=ratio,
         p_slower=slower.p,
         p_faster=faster.p,
@@ -87,4 +99,5 @@ def settled_pass(
         aa_spread=spread,
         units=(len(bu), len(hu)),
         grouped=bool(base.runs and head.runs),
+        cause=cause,
     )

@@ -263,7 +263,8 @@ def test_only_flagged_variants_are_rerun_and_the_rerun_decides() -> None:
 
 def test_too_noisy_is_not_rerun_but_disturbed_is() -> None:
     """A variant's own spread stands (no re-run: more of it would be as spread); a disturbed
-    side, which fresh runs can clear, is re-run."""
+    side, which fresh runs can clear, is re-run with as many rounds (twice is for confirming
+    a regression)."""
     calls: list[tuple[str, str]] = []
     jobs = [Job("s", "noisy", "N", True), Job("s", "hit", "H", True)]
     first_pass = 3 * 4 * len(jobs)
@@ -281,6 +282,7 @@ def test_too_noisy_is_not_rerun_but_disturbed_is() -> None:
     assert got["s:noisy"] == (None, "inconclusive", "too_noisy")
     assert got["s:hit"][0] == "inconclusive"  # first pass: disturbed, re-run on fresh runs
     assert {variant for _, variant in calls[first_pass:]} == {"hit"}
+    assert len(calls) - first_pass == 3 * 4  # fresh runs of the same size: 3 rounds, not 6
 
 
 def test_gate_ranks_one_median_per_worker_process() -> None:

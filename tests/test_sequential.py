@@ -10,7 +10,8 @@ from asyncio_perf_lab.benchmarks.ab import ABConfig, ab_compare
 from asyncio_perf_lab.benchmarks.scheduling import Job
 from asyncio_perf_lab.reports.gate import GateSettings, Sample, judge
 from asyncio_perf_lab.reports.mannwhitney import mann_whitney_u
-from asyncio_perf_lab.reports.sequential import best_case_p, settled_pass
+from asyncio_perf_lab.reports.noise import outlier_problems
+from asyncio_perf_lab.reports.sequential import best_case_p, settled
 
 SETTINGS = GateSettings()
 
@@ -36,7 +37,7 @@ def test_best_case_p_is_the_p_of_the_worst_completion() -> None:
 def test_interleaved_equal_sides_settle_after_two_rounds() -> None:
     """Four units a side that interleave cannot become a verdict with four more: a pass."""
     base, head = sample([1.00, 1.02, 0.99, 1.01]), sample([1.005, 0.995, 1.015, 1.00])
-    item = settled_pass("s:v", base, head, 2, SETTINGS)
+    item = settled("s:v", base, head, 2, SETTINGS)
     assert item is not None
     assert item.outcome == "pass"
     assert "settled after 4 runs a side" in item.reason
@@ -47,16 +48,29 @@ def test_interleaved_equal_sides_settle_after_two_rounds() -> None:
 def test_a_separated_slowdown_never_settles() -> None:
     """Head slower in every run so far: more runs could still reach alpha, so it goes on."""
     base, head = sample([1.00, 1.01, 0.99, 1.005]), sample([1.10, 1.11, 1.09, 1.12])
-    assert settled_pass("s:v", base, head, 4, SETTINGS) is None
-    assert settled_pass("s:v", head, base, 4, SETTINGS) is None  # the mirror: an improvement
+    assert settled("s:v", base, head, 4, SETTINGS) is None
+    assert settled("s:v", head, base, 4, SETTINGS) is None  # the mirror: an improvement
 
 
-def test_noisy_data_runs_every_round() -> None:
-    """A side too spread to rule out a slowdown is never stopped early, however it ranks."""
+def test_noisy_data_settles_inconclusive_never_pass() -> None:
+    """A side too spread to rule out a slowdown, with no verdict reachable: it stops with its
+    inconclusive (more runs of that spread could only have made it a pass), never a pass."""
     base = sample([1.00, 1.30, 0.80, 1.20])
     head = sample([1.05, 0.85, 1.25, 0.95])
-    assert settled_pass("s:v", base, head, 2, SETTINGS) is None
+    item = settled("s:v", base, head, 2, SETTINGS)
+    assert item is not None
+    assert (item.outcome, item.cause) == ("inconclusive", "too_noisy")
+    assert item.reason.startswith("too noisy to rule out")
+    assert "settled after 4 runs a side" in item.reason
     assert judge("s:v", base, head, SETTINGS).outcome == "inconclusive"
+
+
+def test_a_disturbed_side_runs_every_round() -> None:
+    """Too many far outliers block every verdict; more runs may outgrow them, so it goes on."""
+    base = sample([1.00, 1.01, 0.99, 1.005])
+    head = Sample.of_runs([[1.0, 2.5, 1.0], [1.01, 2.6, 1.0], [0.99, 1.0, 2.4], [1.0, 1.0, 1.0]])
+    assert outlier_problems(head.values, SETTINGS)  # 3 of 12 values over 50% from the median
+    assert settled("s:v", base, head, 2, SETTINGS) is None
 
 
 def test_ab_stops_the_settled_variant_and_runs_the_changed_one() -> None:
@@ -81,3 +95,20 @@ def test_ab_stops_the_settled_variant_and_runs_the_changed_one() -> None:
     calls.clear()
     ab_compare(jobs[:1], run_one, full)
     assert calls.count(("head", "same")) == 6  # --all-rounds: every round
+
+
+def test_ab_stops_a_noisy_unchanged_variant_after_two_rounds_as_inconclusive() -> None:
+    """Spread on both sides and no reachable verdict: 2 rounds, then inconclusive, no re-run."""
+    calls: list[tuple[str, str]] = []
+    wobble = [0.8, 1.2, 1.0, 1.3, 0.9, 1.1, 0.85, 1.25]
+
+    def run_one(side: str, job: Job) -> FakeBench:
+        calls.append((side, job.variant))
+        w = wobble[len(calls) % len(wobble)]
+        return FakeBench([0.1 * w, 0.1 * w * 1.2, 0.1 * w * 0.8])
+
+    jobs = [Job("s", "noisy", "N", True)]
+    (item,), _ = ab_compare(jobs, run_one, ABConfig(base="HEAD", settings=SETTINGS))
+    assert (item.outcome, item.cause) == ("inconclusive", "too_noisy")
+    assert "settled after 4 runs a side" in item.reason
+    assert len(calls) == 2 * 4

@@ -18,7 +18,7 @@ import json
 import math
 import os
 import time
-from collections.abc import Coroutine, Iterator
+from collections.abc import Callable, Coroutine, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -100,19 +100,23 @@ def variant_record(
 
 
 class PhaseClock:
-    """Where a scenario's wall time goes: calibration, probes, workers (its ``seconds``)."""
+    """Where a scenario's wall time goes: calibration, probes, workers (its ``seconds``), and of
+    the workers' time, what their processes cost beyond pyperf's timed work (starts, imports)."""
 
     def __init__(self) -> None:
         self.started = time.perf_counter()
-        self.seconds: dict[str, float] = {"calibration": 0.0, "probes": 0.0, "workers": 0.0}
+        self.seconds = dict.fromkeys(("calibration", "probes", "workers", "worker_overhead"), 0.0)
 
     @contextlib.contextmanager
-    def __call__(self, phase: str) -> Iterator[None]:
+    def __call__(self, phase: str) -> Iterator[Callable[[], float]]:
+        """Add the block's wall time to ``phase``; it yields a function giving that time."""
         start = time.perf_counter()
+        took: list[float] = []
         try:
-            yield
+            yield lambda: took[0]
         finally:
-            self.seconds[phase] += time.perf_counter() - start
+            took.append(time.perf_counter() - start)
+            self.seconds[phase] += took[0]
 
     def as_dict(self) -> dict[str, float]:
         """Each phase's seconds and the scenario's total, rounded to 10 ms."""
@@ -258,8 +262,12 @@ def run_scenario(
             config.loop,
             options=(f"--scenarios={config.scenarios}",) if config.scenarios else (),
         )
-        with clock("workers"):
+        with clock("workers") as spent:
             bench = time_in_workers(timed, config.profile, call_s, config.limits)
+        # what the processes cost beyond pyperf's own timed work: starts, imports, exits
+        clock.seconds["worker_overhead"] += spent() - sum(
+            run.get_metadata().get("duration", 0.0) for run in bench.get_runs()
+        )
         values = list(bench.get_values())
         measured.add(entry, variant_record(name, variant, ideal_s, values, probe), bench)
         if scenario.calibrate is not None and ideal_s > min(values):

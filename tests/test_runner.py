@@ -53,6 +53,7 @@ def test_each_scenario_says_where_its_time_went(quick_run: Path) -> None:
         assert 0 < parts <= seconds["total"] + 0.01, scenario["name"]
         timed = sum(min(v["values"]) for v in scenario["variants"])
         assert seconds["workers"] > timed, scenario["name"]
+        assert 0 < seconds["worker_overhead"] < seconds["workers"], scenario["name"]
 
 
 def test_latest_points_at_the_newest_run(quick_run: Path) -> None:
@@ -289,7 +290,9 @@ def test_the_console_names_the_slowest_scenarios_by_phase() -> None:
         return {"name": name, "seconds": seconds}
 
     data = {"scenarios": [scenario("a", 0.0, 1.0, 2.0), scenario("b", 4.0, 13.0, 23.0), {}]}
+    data["scenarios"][1]["seconds"]["worker_overhead"] = 3.2
     assert where_the_time_went(data, top=2) == (
-        "slowest: b 40 s (calibration 4, probes 13, workers 23); a 3 s (probes 1, workers 2)"
+        "slowest: b 40 s (calibration 4, probes 13, workers 23 (process starts 3)); "
+        "a 3 s (probes 1, workers 2)"
     )
     assert where_the_time_went({"scenarios": [{"name": "old"}]}) == ""

@@ -184,7 +184,7 @@ def print_summary(results_path: Path, out: Any) -> None:
 
 
 def where_the_time_went(data: dict[str, Any], top: int = 4) -> str:
-    """``time: server_load 36 s (probes 13, workers 23), ...``: the slowest scenarios by phase."""
+    """``slowest: server_load 36 s (probes 13, workers 23 (process starts 2)); ...``."""
     timed = [s for s in data["scenarios"] if s.get("seconds")]  # older results have none
     timed.sort(key=lambda s: -s["seconds"]["total"])
     parts = []
@@ -195,5 +195,7 @@ def where_the_time_went(data: dict[str, Any], top: int = 4) -> str:
             for phase in ("calibration", "probes", "workers")
             if seconds[phase] >= 0.5
         )
+        if seconds.get("worker_overhead", 0.0) >= 0.5:
+            phases += f" (process starts {seconds['worker_overhead']:.0f})"
         parts.append(f"{scenario['name']} {seconds['total']:.0f} s ({phases})")
     return f"slowest: {'; '.join(parts)}" if parts else ""

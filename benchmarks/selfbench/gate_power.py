@@ -328,7 +328,7 @@ def main(argv: list[str] | None = None, prog: str = "asyncio-lab selfbench gate"
 
     parser = Parser(
         prog=prog,
-        description=__doc__.splitlines()[0] + " Example: " + __doc__.strip().splitlines()[-1],
+        description=__doc__.splitlines()[0] + " " + __doc__.strip().splitlines()[-1],
     )
     parser.add_argument("cases", nargs="*", metavar="CASE", help=f"of {', '.join(CASES)} (all)")
     parser.add_argument(

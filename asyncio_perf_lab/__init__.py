@@ -19,8 +19,30 @@ if (_CHECKOUT / "benchmarks" / "worker.py").is_file() and (_CHECKOUT / "pyprojec
     # instead of the editable install's mapping to another checkout.
     __path__.append(str(_CHECKOUT))
 
-from asyncio_perf_lab.scenarios.calibration import Site  # noqa: E402
-from asyncio_perf_lab.scenarios.core import Context, Machine, Variant  # noqa: E402
+from typing import TYPE_CHECKING, Any  # noqa: E402
+
+if TYPE_CHECKING:
+    from asyncio_perf_lab.scenarios.calibration import Site
+    from asyncio_perf_lab.scenarios.core import Context, Machine, Variant
 
 __all__ = ["Context", "Machine", "Site", "Variant", "__version__"]
 __version__ = "0.2.0"
+
+# The contract is imported on first use, not with the package: every `asyncio-lab` command and
+# worker starts by importing this package, and most never touch a scenario's types.
+_CONTRACT = {
+    "Context": "asyncio_perf_lab.scenarios.core",
+    "Machine": "asyncio_perf_lab.scenarios.core",
+    "Variant": "asyncio_perf_lab.scenarios.core",
+    "Site": "asyncio_perf_lab.scenarios.calibration",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _CONTRACT:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    import importlib
+
+    value = getattr(importlib.import_module(_CONTRACT[name]), name)
+    globals()[name] = value
+    return value

@@ -15,16 +15,20 @@ from typing import Any
 
 from asyncio_perf_lab.benchmarks.environment import REPO_ROOT
 from asyncio_perf_lab.benchmarks.profiles import PROFILES, Profile
-from asyncio_perf_lab.benchmarks.scheduling import SIDES, Job, RunFn, Steps, abba, run_schedule
+from asyncio_perf_lab.benchmarks.scheduling import (
+    DEFAULT_ROUNDS,
+    SIDES,
+    Job,
+    RunFn,
+    Steps,
+    abba,
+    run_schedule,
+)
 from asyncio_perf_lab.benchmarks.side_envs import EnvRequest
 from asyncio_perf_lab.reports.gate import GateSettings, Sample, VariantComparison, confirm, judge
 from asyncio_perf_lab.reports.sequential import settled
 
 __all__ = ["DEFAULT_ROUNDS", "ABConfig", "Measured", "ab_compare", "judge_all", "run_rounds"]
-
-# The gate ranks one median per worker process; 5 a side is the fewest that can reach p < 0.01.
-# Quick profile: 3 rounds x 2 runs = 6 processes (6 x 3 values) a side.
-DEFAULT_ROUNDS = 3
 
 
 @dataclass

@@ -14,8 +14,7 @@ from types import ModuleType
 
 from asyncio_perf_lab.benchmarks.commands.common import Parser
 from asyncio_perf_lab.benchmarks.stopping import exit_code, how_stopped
-from asyncio_perf_lab.reports.errors import UsageError
-from asyncio_perf_lab.reports.results_file import ResultsFileError
+from asyncio_perf_lab.reports.errors import ResultsFileError, UsageError
 
 # The commands, in the order `asyncio-lab --help` lists them. A command NAME lives in
 # benchmarks/commands/NAME.py (dashes become underscores).
@@ -43,19 +42,36 @@ def command(name: str) -> ModuleType:
     return importlib.import_module(f"asyncio_perf_lab.benchmarks.commands.{name.replace('-', '_')}")
 
 
-def build_parser() -> Parser:
-    """The parser of every command; each command's help ends with an example."""
+def chosen_command(argv: Sequence[str]) -> str | None:
+    """The command ``argv`` names first (None for ``--help``, nothing, or an unknown word)."""
+    first = next((arg for arg in argv if not arg.startswith("-")), None)
+    return first if first in COMMANDS else None
+
+
+def build_parser(argv: Sequence[str] | None = None) -> Parser:
+    """The parser: every command's in full, or only the one ``argv`` chose.
+
+    Each command's help ends with an example. A command's module imports what it needs to
+    describe its flags (the mock server's, ``ab``'s rounds); building only the chosen one keeps
+    ``asyncio-lab run ...`` from importing all of them (half a second of aiohttp, matplotlib).
+    The others are still named, so a typo among them is told apart from a bad word.
+    """
     parser = Parser(prog="asyncio-lab", description=__doc__.splitlines()[0].split(": ", 1)[1])
     sub = parser.add_subparsers(dest="command", required=True, parser_class=Parser)
+    only = chosen_command(argv) if argv is not None else None
     for name in COMMANDS:
-        command(name).add_parser(sub)
+        if only is None or name == only:
+            command(name).add_parser(sub)
+        else:
+            sub.add_parser(name)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Parse, dispatch, and turn bad input into one line + exit 2 (returned, never raised)."""
     try:
-        args = build_parser().parse_args(argv)
+        given = list(sys.argv[1:] if argv is None else argv)
+        args = build_parser(given).parse_args(given)
         return command(args.command).run(args)
     except (UsageError, ResultsFileError) as exc:
         print(f"error: {exc}", file=sys.stderr)

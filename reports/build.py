@@ -9,13 +9,9 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from asyncio_perf_lab.reports.chart_style import role_colors
-from asyncio_perf_lab.reports.charts_bars import standalone_timing_svg
 from asyncio_perf_lab.reports.errors import ResultsFileError
 from asyncio_perf_lab.reports.headline import TEACHES_ALL, headline
 from asyncio_perf_lab.reports.pages import write_page
-from asyncio_perf_lab.reports.report_charts import timings_of
-from asyncio_perf_lab.reports.report_view import render_report
 from asyncio_perf_lab.reports.results_file import load_results
 
 __all__ = ["HEADLINE_SCENARIO", "README_CHART", "build_readme_chart", "build_report"]
@@ -39,7 +35,9 @@ def build_report(
     results file, and ``PageWriteError`` when the report cannot be written (both one line).
     """
     results_path = Path(results_path)
-    results = load_results(results_path)
+    results = load_results(results_path)  # a bad file is told before matplotlib is loaded
+    from asyncio_perf_lab.reports.report_view import render_report
+
     out = Path(out_path) if out_path is not None else default_report_path(results_path)
     return write_page(out, render_report(results, source=results_path.name), [results_path])
 
@@ -56,6 +54,10 @@ def build_readme_chart(
         (s for s in results["scenarios"] if s["name"] == HEADLINE_SCENARIO),
         results["scenarios"][0],
     )
+    from asyncio_perf_lab.reports.chart_style import role_colors
+    from asyncio_perf_lab.reports.charts_bars import standalone_timing_svg
+    from asyncio_perf_lab.reports.report_charts import timings_of
+
     variants = scenario["variants"]
     timings = timings_of(variants, role_colors([v["anti_pattern"] for v in variants]))
     claim = headline(variants, scenario.get("teaches", TEACHES_ALL))

@@ -8,6 +8,7 @@ on small bad trees built here.
 from __future__ import annotations
 
 import ast
+import subprocess
 import sys
 from pathlib import Path
 
@@ -179,3 +180,22 @@ def test_a_circle_is_caught_even_through_a_lazy_import(tmp_path: Path, style: st
     circle = find_circle(root)
     assert circle is not None
     assert {c.rpartition(".")[2] for c in circle} == {"ab", "compare", "cli"}
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [["run", "--profile", "nope"], ["report", "/no/such/results.json"], ["compare", "a", "b"]],
+)
+def test_a_command_loads_only_what_it_needs_before_its_input_is_checked(argv: list[str]) -> None:
+    """Bad input to one command is answered without importing aiohttp, matplotlib or the other
+    commands (half a second to a second of every such call)."""
+    code = (
+        "import sys; from asyncio_perf_lab.benchmarks.cli import main; "
+        f"rc = main({argv!r}); "
+        "heavy = [m for m in ('aiohttp', 'matplotlib') if m in sys.modules]"
+        " + [m for m in sys.modules if m.startswith('asyncio_perf_lab.benchmarks.commands.')"
+        f" and not m.endswith(('.common', '.{argv[0]}'))]; "
+        "print(rc, heavy)"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert proc.stdout.strip() == "2 []", proc.stdout + proc.stderr

@@ -6,7 +6,6 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from asyncio_perf_lab.benchmarks.ab import DEFAULT_ROUNDS
 from asyncio_perf_lab.benchmarks.commands.common import (
     add_command,
     add_gate_flags,
@@ -21,6 +20,7 @@ from asyncio_perf_lab.benchmarks.commands.common import (
     console,
     progress_bar,
 )
+from asyncio_perf_lab.benchmarks.scheduling import DEFAULT_ROUNDS
 from asyncio_perf_lab.benchmarks.side_envs import check_python
 
 

@@ -99,9 +99,21 @@ def variant_record(
     }
 
 
+def seconds_in_calls(bench: pyperf.Benchmark) -> float:
+    """Seconds the variant's own calls took in ``bench``'s processes: every warm-up and value
+    times its loops. The rest of the workers' wall time is what a process costs around them:
+    start, imports (aiohttp's is lazy, inside the first call's pyperf step), context, exit."""
+    total = 0.0
+    for run in bench.get_runs():
+        loops = run.get_loops()
+        total += sum(value * loops for value in run.values)
+        total += sum(warm_loops * value for warm_loops, value in run.warmups or ())
+    return total
+
+
 class PhaseClock:
     """Where a scenario's wall time goes: calibration, probes, workers (its ``seconds``), and of
-    the workers' time, what their processes cost beyond pyperf's timed work (starts, imports)."""
+    the workers' time, what their processes cost beyond the timed calls (starts, imports)."""
 
     def __init__(self) -> None:
         self.started = time.perf_counter()
@@ -264,10 +276,7 @@ def run_scenario(
         )
         with clock("workers") as spent:
             bench = time_in_workers(timed, config.profile, call_s, config.limits)
-        # what the processes cost beyond pyperf's own timed work: starts, imports, exits
-        clock.seconds["worker_overhead"] += spent() - sum(
-            run.get_metadata().get("duration", 0.0) for run in bench.get_runs()
-        )
+        clock.seconds["worker_overhead"] += spent() - seconds_in_calls(bench)
         values = list(bench.get_values())
         measured.add(entry, variant_record(name, variant, ideal_s, values, probe), bench)
         if scenario.calibrate is not None and ideal_s > min(values):

@@ -60,7 +60,7 @@ serve: $(STAMP) ## run the mock API in the foreground (Ctrl-C stops it)
 test: $(STAMP) ## unit, integration and browser tests, without the slow set (ARGS="-m slow": only it)
 	$(PY) -m pytest $(ARGS)
 
-test-all: $(STAMP) ## every test, the slow set too (its deeper and statistical checks add about 10 min)
+test-all: $(STAMP) ## every test, the slow set too (its deeper and statistical checks: gate trials, every variant)
 	$(PY) -m pytest -m "slow or not slow" $(ARGS)
 
 lint: $(STAMP) ## ruff check and format check

@@ -18,7 +18,7 @@ import json
 import math
 import os
 import time
-from collections.abc import Callable, Coroutine, Iterator
+from collections.abc import Coroutine, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -118,17 +118,17 @@ class PhaseClock:
     def __init__(self) -> None:
         self.started = time.perf_counter()
         self.seconds = dict.fromkeys(("calibration", "probes", "workers", "worker_overhead"), 0.0)
+        self.last = 0.0  # seconds of the latest timed block
 
     @contextlib.contextmanager
-    def __call__(self, phase: str) -> Iterator[Callable[[], float]]:
-        """Add the block's wall time to ``phase``; it yields a function giving that time."""
+    def __call__(self, phase: str) -> Iterator[None]:
+        """Add the block's wall time to ``phase`` (and keep it as ``last``)."""
         start = time.perf_counter()
-        took: list[float] = []
         try:
-            yield lambda: took[0]
+            yield
         finally:
-            took.append(time.perf_counter() - start)
-            self.seconds[phase] += took[0]
+            self.last = time.perf_counter() - start
+            self.seconds[phase] += self.last
 
     def as_dict(self) -> dict[str, float]:
         """Each phase's seconds and the scenario's total, rounded to 10 ms."""
@@ -274,9 +274,9 @@ def run_scenario(
             config.loop,
             options=(f"--scenarios={config.scenarios}",) if config.scenarios else (),
         )
-        with clock("workers") as spent:
+        with clock("workers"):
             bench = time_in_workers(timed, config.profile, call_s, config.limits)
-        clock.seconds["worker_overhead"] += spent() - seconds_in_calls(bench)
+        clock.seconds["worker_overhead"] += clock.last - seconds_in_calls(bench)
         values = list(bench.get_values())
         measured.add(entry, variant_record(name, variant, ideal_s, values, probe), bench)
         if scenario.calibrate is not None and ideal_s > min(values):

@@ -33,11 +33,11 @@ async def _one_call_s(run: Any, base_url: str, latency: str, workload: Any) -> f
         if first >= LONG_CALL_S:
             return first
         calls, start = 0, time.perf_counter()
-        while (spent := time.perf_counter() - start) < SIZING_TIME_S or calls == 0:
+        while True:
             await run(ctx)
             calls += 1
-        spent = time.perf_counter() - start
-        return min(first, spent / calls)
+            if (spent := time.perf_counter() - start) >= SIZING_TIME_S:
+                return min(first, spent / calls)
 
 
 def call_s_here(

@@ -74,6 +74,7 @@ __all__ = [
     "outlier_problems",
     "samples_of",
     "spread_problems",
+    "too_noisy",
 ]
 
 Outcome = Literal["pass", "regression", "improvement", "inconclusive", "new", "removed"]
@@ -250,6 +251,12 @@ class Comparison:
         }
 
 
+def too_noisy(floor: float, issues: Sequence[str], ratio: float) -> str:
+    """Why spread blocks a pass: ``too noisy to rule out a 9% slowdown (base CV 32% > 10%)``."""
+    spread = "; ".join(issues)
+    return f"too noisy to rule out a {floor:.0%} slowdown ({spread}); change {ratio - 1:+.1%}"
+
+
 def judge(
     key: str, base: Sample | None, head: Sample | None, settings: GateSettings
 ) -> VariantComparison:
@@ -295,10 +302,7 @@ def judge(
         reason = f"faster by {1 - ratio:.1%} (p={faster.p:.2g} < {settings.alpha:g}; {own})"
         return VariantComparison(key, label, "improvement", reason, b, h, **figures, **shape)
     if spread_issues:
-        reason = (
-            f"too noisy to rule out a {floor:.0%} slowdown ({'; '.join(spread_issues)}); "
-            f"change {change}"
-        )
+        reason = too_noisy(floor, spread_issues, ratio)
         return VariantComparison(
             key, label, "inconclusive", reason, b, h, **figures, **shape, cause="too_noisy"
         )

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from asyncio_perf_lab.reports.gate import GateSettings, Sample, VariantComparison
+from asyncio_perf_lab.reports.gate import GateSettings, Sample, VariantComparison, too_noisy
 from asyncio_perf_lab.reports.mannwhitney import mann_whitney_u
 from asyncio_perf_lab.reports.noise import (
     both_sides,
@@ -78,10 +78,7 @@ def settled(
     )
     if noise := both_sides(spread_problems, base.values, head.values, settings):
         outcome, cause = "inconclusive", "too_noisy"
-        reason = (
-            f"too noisy to rule out a {floor:.0%} slowdown ({'; '.join(noise)}); "
-            f"change {ratio - 1:+.1%}; {how}"
-        )
+        reason = f"{too_noisy(floor, noise, ratio)}; {how}"
     else:
         outcome, cause, reason = "pass", None, f"change {ratio - 1:+.1%}, {how}"
     return VariantComparison(

@@ -108,6 +108,17 @@ def _cell_results(python: str, loop: str, speed: float) -> dict[str, Any]:
     return results
 
 
+def other_job(tmp_path: Path, version: str, **cell: str) -> Path:
+    """Another CI job's matrix.json: one asyncio cell of Python ``version`` that ran."""
+    other = tmp_path / "other" / "matrix.json"
+    write_json_atomic(other.parent / "a" / "results.json", _cell_results(version, "asyncio", 1.0))
+    python = ".".join(version.split(".")[:2])
+    entry = {"python": python, "loop": "asyncio", "status": "ok", "results": "a/results.json"}
+    manifest = {"schema": 1, "kind": "asyncio-perf-lab/matrix", "id": "other"}
+    write_json_atomic(other, {**manifest, "cells": [{**entry, **cell}]})
+    return other
+
+
 def test_ratios_to_the_anti_pattern_are_per_run(tmp_path: Path) -> None:
     """Each cell's ratios use its own anti-pattern: a faster interpreter keeps the same ratios."""
     paths = []
@@ -380,13 +391,7 @@ def test_each_jobs_matrix_json_merges_into_one_page(
     """CI's merge job: the real matrix's matrix.json and another job's give one page with every
     cell, the reference named once and the real A/B's verdict."""
     manifest_path = Path(tiny_matrix.stdout.strip().splitlines()[-1]).with_name("matrix.json")
-    other = tmp_path / "other" / "matrix.json"
-    write_json_atomic(other.parent / "a" / "results.json", _cell_results("3.13.0", "asyncio", 1.0))
-    write_json_atomic(
-        other,
-        {"schema": 1, "kind": "asyncio-perf-lab/matrix", "id": "other", "cells": [
-            {"python": "3.13", "loop": "asyncio", "status": "ok", "results": "a/results.json"}]},
-    )  # fmt: skip
+    other = other_job(tmp_path, "3.13.0")
     merged = lab(
         "matrix-page", str(manifest_path), str(other), "--out", str(tmp_path / "m.html"), timeout=60
     )
@@ -423,14 +428,7 @@ def test_one_cell_job_is_judged_against_a_reference_it_does_not_run(tmp_path: Pa
     assert cell["verdict"].startswith(f"vs {CURRENT}-asyncio: ")
     assert (manifest_path.parent / cell["comparison"]).exists()
     # The merge job: this job's matrix.json and another job's, one page.
-    other = tmp_path / "other" / "matrix.json"
-    write_json_atomic(other.parent / "a" / "results.json", _cell_results("3.11.7", "asyncio", 1.0))
-    write_json_atomic(
-        other,
-        {"schema": 1, "kind": "asyncio-perf-lab/matrix", "id": "other", "cells": [
-            {"python": "3.11", "loop": "asyncio", "status": "ok", "results": "a/results.json",
-             "verdict": "reference"}]},
-    )  # fmt: skip
+    other = other_job(tmp_path, "3.11.7", verdict="reference")
     merged = lab(
         "matrix-page", str(other), str(manifest_path), "--out", str(tmp_path / "m.html"), timeout=60
     )
